@@ -1,0 +1,1 @@
+"""callwatch application layer: settings, bootstrap, command line, local services."""

@@ -1,0 +1,73 @@
+"""Typed settings, read once from the environment (prefix CALLWATCH_) or a .env file.
+
+Every knob the worker and the tools read is declared here; docker-compose.yml and
+the README list the same names, and a test keeps them in step.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CALLWATCH_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # --- Kafka
+    kafka_bootstrap: str = Field("127.0.0.1:19092", description="host:port[,host:port]")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_prefix: str = Field("callwatch", pattern=r"^[A-Za-z0-9._-]+$")
+    topic_partitions: int = Field(4, ge=1, le=256)
+    app_id: str = Field("callwatch", pattern=r"^[A-Za-z0-9._-]+$")
+    data_dir: Path = Path(".demo/worker")
+
+    # --- Elasticsearch
+    es_url: str = "http://127.0.0.1:19200"
+    es_api_key: SecretStr | None = None
+    es_username: str | None = None
+    es_password: SecretStr | None = None
+    es_ca_certs: Path | None = None
+    index_prefix: str = Field("callwatch", pattern=r"^[a-z0-9._-]+$")
+    bulk_max_docs: int = Field(1000, ge=1, le=50_000)
+    bulk_max_seconds: float = Field(0.5, gt=0, le=60)
+
+    # --- Ingest
+    max_event_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
+
+    # --- Engine
+    policy_file: Path | None = None  # None: the shipped Louisville default
+    registry_file: Path | None = None  # None: the shipped agency registry
+    clock: Literal["event", "wall"] = "event"
+
+    # --- HTTP (metrics)
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=1, le=65535)
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_has_port(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{server!r} is not host:port")
+        return value
+
+    @cached_property
+    def kafka_servers(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap.split(",")]
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+    def index(self, name: str) -> str:
+        return f"{self.index_prefix}-{name}"
