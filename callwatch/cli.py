@@ -1,0 +1,61 @@
+"""The ``callwatch`` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from callwatch import local_services
+
+app = typer.Typer(
+    help="Watch dispatch (CAD) events for calls from federal immigration agencies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+services_app = typer.Typer(help="Run real Kafka and Elasticsearch locally (no Docker).")
+app.add_typer(services_app, name="services")
+
+ProfileOption = typer.Option(
+    "demo", "--profile", help="demo (ports 19092/19200) or test (29092/29200)"
+)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+@services_app.command("up")
+def services_up(profile: str = ProfileOption) -> None:
+    """Fetch (once), start and wait for Kafka and Elasticsearch."""
+    try:
+        p = local_services.up(profile, report=lambda m: typer.echo(m, err=True))
+    except local_services.ServiceError as exc:
+        _fail(str(exc))
+    else:
+        typer.echo(f"CALLWATCH_KAFKA_BOOTSTRAP={p.kafka_bootstrap}")
+        typer.echo(f"CALLWATCH_ES_URL={p.es_url}")
+
+
+@services_app.command("down")
+def services_down(profile: str = ProfileOption) -> None:
+    """Stop the services this profile started."""
+    try:
+        local_services.down(profile, report=lambda m: typer.echo(m, err=True))
+    except local_services.ServiceError as exc:
+        _fail(str(exc))
+
+
+@services_app.command("status")
+def services_status(profile: str = ProfileOption) -> None:
+    """Show whether each service is running and healthy."""
+    try:
+        for name, state in local_services.status(profile).items():
+            typer.echo(f"{name}: {state}")
+    except local_services.ServiceError as exc:
+        _fail(str(exc))
+
+
+def main() -> None:  # pragma: no cover - entry point
+    sys.exit(app())

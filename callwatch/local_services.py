@@ -1,0 +1,503 @@
+"""Real Kafka and Elasticsearch on this machine, without Docker.
+
+Both come from Maven Central (fetched once with ``mvn`` into a git-ignored cache)
+and run as plain Java processes on 127.0.0.1 with small heaps. Two profiles keep
+the demo and the tests apart: separate ports and separate data folders, so a demo
+left running never disturbs a test run and vice versa.
+
+Versions, and why:
+- Kafka 3.9.1: the last 3.x line, KRaft single node, runs on Java 17, and speaks
+  every protocol version aiokafka (faust-streaming) and kafka-python use.
+- Elasticsearch 8.19.7: ES 8 runs on Java 17 (ES 9 needs 21), and the 8.x Python
+  client we pin refuses a 9.x server and vice versa.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import httpx
+
+KAFKA_VERSION: Final = "3.9.1"
+ES_VERSION: Final = "8.19.7"
+ES_ARTIFACT: Final = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
+# Elasticsearch refuses to run as root; when we are root we run it as this user.
+ES_SYSTEM_USER: Final = "callwatch"
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+POM: Final = ROOT / "deploy" / "local" / "pom.xml"
+
+
+class ServiceError(RuntimeError):
+    """A problem a person can act on; printed as one line, never as a traceback."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    kafka_port: int
+    kafka_controller_port: int
+    es_http_port: int
+    es_transport_port: int
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def es_url(self) -> str:
+        return f"http://127.0.0.1:{self.es_http_port}"
+
+
+PROFILES: Final = {
+    "demo": Profile("demo", 19092, 19093, 19200, 19300),
+    "test": Profile("test", 29092, 29093, 29200, 29300),
+}
+
+
+def services_dir() -> Path:
+    return Path(os.environ.get("CALLWATCH_SERVICES_DIR", ROOT / ".services"))
+
+
+def cache_dir() -> Path:
+    return services_dir() / "cache"
+
+
+# --------------------------------------------------------------------------- java
+
+
+def find_java() -> Path:
+    """A Java 17+ runtime: JAVA_HOME first, then PATH."""
+    candidates = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(Path(os.environ["JAVA_HOME"]) / "bin" / "java")
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append(Path(on_path))
+    for java in candidates:
+        if java.exists() and _java_major(java) >= 17:
+            return java
+    raise ServiceError(
+        "Java 17 or newer is needed to run Kafka and Elasticsearch locally; "
+        "install it (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME."
+    )
+
+
+def _java_major(java: Path) -> int:
+    try:
+        out = subprocess.run(
+            [str(java), "-version"], capture_output=True, text=True, timeout=30, check=False
+        ).stderr
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    # e.g. 'openjdk version "17.0.15" 2025-04-15'
+    for token in out.split('"')[1:2]:
+        head = token.split(".")[0]
+        return int(head) if head.isdigit() else 0
+    return 0
+
+
+def java_home(java: Path) -> Path:
+    return java.resolve().parent.parent
+
+
+# ----------------------------------------------------------------------- fetching
+
+
+def _mvn(*args: str) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ServiceError(
+            "Maven (mvn) is needed to fetch Kafka and Elasticsearch from Maven Central; "
+            "install it (Debian: apt-get install maven)."
+        )
+    proc = subprocess.run(
+        [mvn, "-q", "-B", "-f", str(POM), *args], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+        raise ServiceError("downloading from Maven Central failed: " + " | ".join(tail))
+
+
+def kafka_libs() -> Path:
+    libs = cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
+    marker = libs / ".complete"
+    if not marker.exists():
+        libs.mkdir(parents=True, exist_ok=True)
+        _mvn(
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+            f"-Dkafka.version={KAFKA_VERSION}",
+        )
+        marker.touch()
+    return libs
+
+
+def es_home() -> Path:
+    home = cache_dir() / f"elasticsearch-{ES_VERSION}"
+    marker = home / ".complete"
+    if not marker.exists():
+        dest = cache_dir() / "downloads"
+        dest.mkdir(parents=True, exist_ok=True)
+        _mvn("dependency:copy", f"-Dartifact={ES_ARTIFACT}", f"-DoutputDirectory={dest}")
+        archive = dest / f"elasticsearch-{ES_VERSION}.zip"
+        shutil.rmtree(home, ignore_errors=True)
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(cache_dir())
+        # zipfile drops the executable bits the launcher scripts need.
+        for script in (home / "bin").iterdir():
+            script.chmod(0o755)
+        marker.touch()
+    return home
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _wait(what: str, ready: Callable[[], bool], timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.5)
+    raise ServiceError(f"{what} did not become healthy within {timeout:.0f}s; see {log}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Service:
+    """One Java process with a pid file, a log file and a health check."""
+
+    name: str
+    profile: Profile
+
+    @property
+    def workdir(self) -> Path:
+        return services_dir() / self.profile.name / self.name
+
+    @property
+    def pidfile(self) -> Path:
+        return self.workdir / "pid"
+
+    @property
+    def logfile(self) -> Path:
+        return self.workdir / "stdout.log"
+
+    @property
+    def port(self) -> int:
+        raise NotImplementedError
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if _pid_alive(pid) else None
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+    def command(self, java: Path) -> tuple[list[str], dict[str, str], Callable[[], None] | None]:
+        raise NotImplementedError
+
+    def prepare(self, java: Path) -> None:
+        """One-time set-up before the first start (formatting storage, etc.)."""
+
+    def start(self, timeout: float = 180) -> str:
+        if self.pid() is not None and self.healthy():
+            return "already running"
+        if port_open(self.port):
+            if self.healthy():
+                return f"reusing the {self.name} already answering on port {self.port}"
+            raise ServiceError(
+                f"port {self.port} is in use by something that is not callwatch's {self.name}; "
+                f"stop it or choose another profile"
+            )
+        java = find_java()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.prepare(java)
+        argv, env, preexec = self.command(java)
+        with self.logfile.open("ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **env},
+                start_new_session=True,  # survives the shell that started it; Ctrl-C safe
+                preexec_fn=preexec,
+                cwd=self.workdir,
+            )
+        self.pidfile.write_text(str(proc.pid))
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise ServiceError(
+                    f"{self.name} exited with code {proc.returncode} while starting; "
+                    f"see {self.logfile}"
+                )
+            return self.healthy()
+
+        _wait(self.name, ready, timeout, self.logfile)
+        return f"started on port {self.port}"
+
+    def stop(self, timeout: float = 60) -> str:
+        pid = self.pid()
+        if pid is None:
+            self.pidfile.unlink(missing_ok=True)
+            return "not running"
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.3)
+            _reap(pid)
+        if _pid_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        self.pidfile.unlink(missing_ok=True)
+        return "stopped"
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+class Kafka(Service):
+    def __init__(self, profile: Profile) -> None:
+        super().__init__("kafka", profile)
+
+    @property
+    def port(self) -> int:
+        return self.profile.kafka_port
+
+    def properties(self) -> str:
+        p = self.profile
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@127.0.0.1:{p.kafka_controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{p.kafka_port},"
+                f"CONTROLLER://127.0.0.1:{p.kafka_controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{p.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={self.workdir / 'data'}",
+                "num.partitions=4",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=8",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                # Tests create and join many consumer groups; don't wait 3 s for each.
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=true",
+                "delete.topic.enable=true",
+                "log.retention.hours=168",
+                "",
+            ]
+        )
+
+    def prepare(self, java: Path) -> None:
+        libs = kafka_libs()
+        props = self.workdir / "server.properties"
+        props.write_text(self.properties())
+        (self.workdir / "log4j.properties").write_text(
+            "log4j.rootLogger=INFO, stdout\n"
+            "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+            "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.kafka=WARN\n"
+        )
+        if not (self.workdir / "data" / "meta.properties").exists():
+            cluster_id = _kafka_cluster_id()
+            proc = subprocess.run(
+                [str(java), "-cp", f"{libs}/*", *self._log4j(), "kafka.tools.StorageTool",
+                 "format", "-t", cluster_id, "-c", str(props)],
+                capture_output=True, text=True, check=False,
+            )
+            if proc.returncode != 0:
+                raise ServiceError(f"formatting Kafka storage failed: {proc.stderr.strip()[-300:]}")
+
+    def _log4j(self) -> list[str]:
+        return [f"-Dlog4j.configuration=file:{self.workdir / 'log4j.properties'}"]
+
+    def command(self, java: Path) -> tuple[list[str], dict[str, str], Callable[[], None] | None]:
+        argv = [
+            str(java), "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            *self._log4j(), "-cp", f"{kafka_libs()}/*", "kafka.Kafka",
+            str(self.workdir / "server.properties"),
+        ]
+        return argv, {}, None
+
+    def healthy(self) -> bool:
+        if not port_open(self.port):
+            return False
+        try:
+            from kafka import KafkaAdminClient
+
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.profile.kafka_bootstrap, request_timeout_ms=3000,
+                client_id="callwatch-health",
+            )
+            try:
+                admin.list_topics()
+            finally:
+                admin.close()
+        except Exception:  # any client error just means "not ready yet"
+            return False
+        return True
+
+
+def _kafka_cluster_id() -> str:
+    # KRaft wants a base64url-encoded 16-byte UUID (what `kafka-storage random-uuid` prints).
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+class Elasticsearch(Service):
+    def __init__(self, profile: Profile) -> None:
+        super().__init__("elasticsearch", profile)
+
+    @property
+    def port(self) -> int:
+        return self.profile.es_http_port
+
+    def _run_as(self) -> tuple[int, int] | None:
+        if os.geteuid() != 0:
+            return None
+        try:
+            entry = pwd.getpwnam(ES_SYSTEM_USER)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                 ES_SYSTEM_USER],
+                check=True, capture_output=True,
+            )
+            entry = pwd.getpwnam(ES_SYSTEM_USER)
+        return entry.pw_uid, entry.pw_gid
+
+    def prepare(self, java: Path) -> None:
+        home = es_home()
+        for sub in ("data", "logs", "tmp"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        ids = self._run_as()
+        if ids is not None:
+            # Elasticsearch refuses root; the unprivileged user must own its config and data.
+            for path in (home, self.workdir):
+                subprocess.run(["chown", "-R", f"{ids[0]}:{ids[1]}", str(path)], check=True)
+            for parent in self.workdir.parents:
+                if parent == Path("/"):
+                    break
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    raise ServiceError(
+                        f"{parent} is not searchable by the '{ES_SYSTEM_USER}' user that runs "
+                        f"Elasticsearch; chmod o+x it or set CALLWATCH_SERVICES_DIR elsewhere"
+                    )
+
+    def command(self, java: Path) -> tuple[list[str], dict[str, str], Callable[[], None] | None]:
+        home = es_home()
+        p = self.profile
+        settings = {
+            "cluster.name": f"callwatch-{p.name}",
+            "node.name": f"callwatch-{p.name}",
+            "discovery.type": "single-node",
+            "network.host": "127.0.0.1",
+            "http.port": str(p.es_http_port),
+            "transport.port": str(p.es_transport_port),
+            "path.data": str(self.workdir / "data"),
+            "path.logs": str(self.workdir / "logs"),
+            # Local, loopback-only: no TLS or users (the compose stack documents them).
+            "xpack.security.enabled": "false",
+            # A nearly full developer disk must not flip indices to read-only mid-test.
+            "cluster.routing.allocation.disk.threshold_enabled": "false",
+            "action.destructive_requires_name": "false",
+        }
+        argv = [str(home / "bin" / "elasticsearch"), *(f"-E{k}={v}" for k, v in settings.items())]
+        env = {
+            "ES_JAVA_HOME": str(java_home(java)),
+            "ES_JAVA_OPTS": "-Xms512m -Xmx512m",
+            "ES_TMPDIR": str(self.workdir / "tmp"),
+        }
+        ids = self._run_as()
+        preexec = None
+        if ids is not None:
+            uid, gid = ids
+
+            def preexec() -> None:
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+
+        return argv, env, preexec
+
+    def healthy(self) -> bool:
+        try:
+            r = httpx.get(
+                f"{self.profile.es_url}/_cluster/health", params={"timeout": "1s"}, timeout=3
+            )
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200 and r.json().get("status") in {"green", "yellow"}
+
+
+def services(profile_name: str) -> list[Service]:
+    try:
+        profile = PROFILES[profile_name]
+    except KeyError:
+        raise ServiceError(
+            f"unknown profile {profile_name!r}; choose one of {sorted(PROFILES)}"
+        ) from None
+    return [Kafka(profile), Elasticsearch(profile)]
+
+
+def up(profile_name: str, report: Callable[[str], None] = print) -> Profile:
+    svcs = services(profile_name)
+    for svc in svcs:
+        report(f"{svc.name}: {svc.start()}")
+    return svcs[0].profile
+
+
+def down(profile_name: str, report: Callable[[str], None] = print) -> None:
+    for svc in reversed(services(profile_name)):
+        report(f"{svc.name}: {svc.stop()}")
+
+
+def status(profile_name: str) -> dict[str, str]:
+    out = {}
+    for svc in services(profile_name):
+        pid = svc.pid()
+        state = "healthy" if svc.healthy() else ("starting or unhealthy" if pid else "stopped")
+        out[svc.name] = f"{state} (port {svc.port}{f', pid {pid}' if pid else ''})"
+    return out
