@@ -119,7 +119,7 @@ class _Envelope(
     source: Short
 
 
-class CallReceived(_Envelope, tag="call.received"):
+class CallReceived(_Envelope, frozen=True, tag="call.received"):
     caller: Caller = Caller()
     line: Line = Line()
     call_type: Short | None = None
@@ -128,14 +128,14 @@ class CallReceived(_Envelope, tag="call.received"):
     narrative: Text | None = None
 
 
-class CallUpdated(_Envelope, tag="call.updated"):
+class CallUpdated(_Envelope, frozen=True, tag="call.updated"):
     call_type: Short | None = None
     priority: Short | None = None
     location: Location | None = None
     narrative: Text | None = None  # a note appended to the call
 
 
-class CallbackRequested(_Envelope, tag="callback.requested"):
+class CallbackRequested(_Envelope, frozen=True, tag="callback.requested"):
     """The caller asks for someone to call them back, e.g. a sergeant on a cell."""
 
     number: Short | None = None
@@ -145,76 +145,76 @@ class CallbackRequested(_Envelope, tag="callback.requested"):
     narrative: Text | None = None
 
 
-class _CommanderEvent(_Envelope):
+class _CommanderEvent(_Envelope, frozen=True):
     officer: Officer = Officer()
     note: Text | None = None
 
 
-class CommanderNotified(_CommanderEvent, tag="commander.notified"):
+class CommanderNotified(_CommanderEvent, frozen=True, tag="commander.notified"):
     pass
 
 
-class CommanderAssigned(_CommanderEvent, tag="commander.assigned"):
+class CommanderAssigned(_CommanderEvent, frozen=True, tag="commander.assigned"):
     pass
 
 
-class CommanderDeclined(_CommanderEvent, tag="commander.declined"):
+class CommanderDeclined(_CommanderEvent, frozen=True, tag="commander.declined"):
     """A commanding officer decided no assistance is appropriate."""
 
 
-class _UnitEvent(_Envelope):
+class _UnitEvent(_Envelope, frozen=True):
     unit: Id
     officer: Officer = Officer()
     role: UnitRole = "patrol"
 
 
-class UnitDispatched(_UnitEvent, tag="unit.dispatched"):
+class UnitDispatched(_UnitEvent, frozen=True, tag="unit.dispatched"):
     pass
 
 
-class UnitEnRoute(_UnitEvent, tag="unit.en_route"):
+class UnitEnRoute(_UnitEvent, frozen=True, tag="unit.en_route"):
     pass
 
 
-class UnitOnScene(_UnitEvent, tag="unit.on_scene"):
+class UnitOnScene(_UnitEvent, frozen=True, tag="unit.on_scene"):
     pass
 
 
-class UnitCleared(_UnitEvent, tag="unit.cleared"):
+class UnitCleared(_UnitEvent, frozen=True, tag="unit.cleared"):
     pass
 
 
-class _RecordingEvent(_Envelope):
+class _RecordingEvent(_Envelope, frozen=True):
     line: Line = Line()
     reason: Short | None = None
 
 
-class RecordingStarted(_RecordingEvent, tag="recording.started"):
+class RecordingStarted(_RecordingEvent, frozen=True, tag="recording.started"):
     pass
 
 
-class RecordingStopped(_RecordingEvent, tag="recording.stopped"):
+class RecordingStopped(_RecordingEvent, frozen=True, tag="recording.stopped"):
     pass
 
 
-class RecordingFailed(_RecordingEvent, tag="recording.failed"):
+class RecordingFailed(_RecordingEvent, frozen=True, tag="recording.failed"):
     pass
 
 
-class _BodycamEvent(_Envelope):
+class _BodycamEvent(_Envelope, frozen=True):
     unit: Id
     officer: Officer = Officer()
 
 
-class BodycamActivated(_BodycamEvent, tag="bodycam.activated"):
+class BodycamActivated(_BodycamEvent, frozen=True, tag="bodycam.activated"):
     pass
 
 
-class BodycamDeactivated(_BodycamEvent, tag="bodycam.deactivated"):
+class BodycamDeactivated(_BodycamEvent, frozen=True, tag="bodycam.deactivated"):
     pass
 
 
-class BasisRecorded(_Envelope, tag="basis.recorded"):
+class BasisRecorded(_Envelope, frozen=True, tag="basis.recorded"):
     """The legal basis dispatch or the commander recorded for assisting."""
 
     basis: LegalBasis
@@ -222,11 +222,11 @@ class BasisRecorded(_Envelope, tag="basis.recorded"):
     note: Text | None = None
 
 
-class ReportFiled(_Envelope, tag="report.filed"):
+class ReportFiled(_Envelope, frozen=True, tag="report.filed"):
     report_number: Short | None = None
 
 
-class CallClosed(_Envelope, tag="call.closed"):
+class CallClosed(_Envelope, frozen=True, tag="call.closed"):
     disposition: Short | None = None
 
 
@@ -252,6 +252,12 @@ DispatchEvent = (
 )
 
 EVENT_TYPES: Final[dict[str, type[DispatchEvent]]] = {
-    str(cls.__struct_config__.tag): cls
-    for cls in DispatchEvent.__args__  # type: ignore[attr-defined]
+    str(cls.__struct_config__.tag): cls for cls in DispatchEvent.__args__
 }
+
+_TAG_OF: Final[dict[type, str]] = {cls: tag for tag, cls in EVENT_TYPES.items()}
+
+
+def event_type(event: DispatchEvent) -> str:
+    """The event's ``type`` tag (msgspec keeps the tag on the class, not the instance)."""
+    return _TAG_OF[type(event)]

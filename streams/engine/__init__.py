@@ -1,0 +1,1 @@
+"""The detection and policy engine: facts, rules, per-call state, deadlines."""

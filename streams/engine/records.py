@@ -1,0 +1,64 @@
+"""Plain-dict records of findings and calls, for topics, indices and alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.engine.policy import Policy
+from streams.engine.state import CallState, FindingChange
+
+
+def iso(millis: int | None) -> str | None:
+    if millis is None:
+        return None
+    return datetime.fromtimestamp(millis / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def finding_id(call_id: str, rule: str) -> str:
+    """One finding per (call, rule): the document id and the alert dedup key."""
+    return f"{call_id}/{rule}"
+
+
+def finding_record(change: FindingChange, policy: Policy) -> dict[str, Any]:
+    f = change.finding
+    return {
+        "finding_id": finding_id(change.call_id, change.rule.id),
+        "call_id": change.call_id,
+        "rule": change.rule.id,
+        "clause": change.rule.clause,
+        "clause_text": change.rule.clause_text,
+        "summary": change.rule.summary,
+        "severity": change.rule.severity,
+        "policy": policy.name,
+        "policy_version": policy.version,
+        "status": f.status,
+        "transition": change.transition,
+        "violation_at": iso(f.violation_at),
+        "resolved_at": iso(f.resolved_at),
+        "detail": f.detail,
+        "evidence": list(f.evidence),
+        "agency": change.originator.agency,
+        "history": [
+            {"transition": h.transition, "at": iso(h.at), "detail": h.detail} for h in f.history
+        ],
+        "revision": len(f.history),
+    }
+
+
+def call_record(state: CallState) -> dict[str, Any]:
+    """The current picture of one call, for the calls index."""
+    o = state.originator
+    return {
+        "call_id": state.call_id,
+        "first_seen": iso(state.first_seen),
+        "closed_at": iso(state.closed_at),
+        "immigration_agency": o.immigration_agency,
+        "agency": o.agency,
+        "confidence": o.confidence,
+        "review": o.review,
+        "originator_evidence": list(o.evidence),
+        "events": len(state.facts),
+        "rules": {rule: f.status for rule, f in state.findings.items()},
+        "open_findings": sum(1 for f in state.findings.values() if f.status == "open"),
+    }
