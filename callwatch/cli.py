@@ -59,3 +59,24 @@ def services_status(profile: str = ProfileOption) -> None:
 
 def main() -> None:  # pragma: no cover - entry point
     sys.exit(app())
+
+
+@app.command("worker")
+def worker(
+    loglevel: str = typer.Option("warning", help="Faust log level"),
+) -> None:
+    """Run the pipeline's agents (ingest, engine, indexer) until stopped."""
+    from pydantic import ValidationError
+
+    from callwatch.kafka_admin import KafkaUnavailable
+    from callwatch.settings import Settings
+    from callwatch.worker import run_worker
+    from streams.engine.policy import PolicyError
+
+    try:
+        settings = Settings()
+        run_worker(settings, loglevel=loglevel)
+    except ValidationError as exc:
+        _fail(f"invalid settings: {exc}")
+    except (PolicyError, KafkaUnavailable, ValueError) as exc:
+        _fail(str(exc))

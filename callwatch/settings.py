@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = None
     topic_prefix: str = Field("callwatch", pattern=r"^[A-Za-z0-9._-]+$")
     topic_partitions: int = Field(4, ge=1, le=256)
+    topic_replication_factor: int = Field(1, ge=1, le=7)
     app_id: str = Field("callwatch", pattern=r"^[A-Za-z0-9._-]+$")
     data_dir: Path = Path(".demo/worker")
 
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     policy_file: Path | None = None  # None: the shipped Louisville default
     registry_file: Path | None = None  # None: the shipped agency registry
     clock: Literal["event", "wall"] = "event"
+    # event clock: how long to wait for stragglers before judging a deadline
+    lateness_seconds: float = Field(30, ge=0, le=3600)
+    redaction_file: Path | None = None  # None: the shipped redaction policy
 
     # --- HTTP (metrics)
     web_host: str = "127.0.0.1"

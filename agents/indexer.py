@@ -1,0 +1,104 @@
+"""Indexer agent: events, calls, findings and dead letters into Elasticsearch.
+
+Document ids are deterministic (event id, call id, finding id, source offset),
+so redelivery after a crash overwrites instead of duplicating. The agent awaits
+the bulk sink, which holds until Elasticsearch accepts the batch: that is the
+backpressure. Documents Elasticsearch refuses go to the dead-letter index.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import faust
+import orjson
+
+from agents.es_sink import BulkSink, Doc
+from agents.topics import TopicNames
+from callwatch import metrics
+from callwatch.bootstrap import Components
+from streams.codec import Rejected, decode
+from streams.documents import deadletter_document, event_document
+
+
+def register_indexer(app: faust.App, topics: TopicNames, components: Components) -> None:
+    settings = components.settings
+    redact = components.redactor
+    index = {name: settings.index(name) for name in ("events", "calls", "findings", "deadletters")}
+    source = app.topic(
+        topics.events, topics.calls, topics.findings, topics.deadletter,
+        value_serializer="raw", key_serializer="raw",
+    )
+    sink_holder: dict[str, BulkSink] = {}
+    events_in = metrics.EVENTS_IN.labels(stage="indexer")
+    events_out = metrics.EVENTS_OUT.labels(stage="indexer")
+    seconds = metrics.PROCESSING_SECONDS.labels(stage="indexer")
+    last = metrics.LAST_PROCESSED.labels(stage="indexer")
+
+    def to_doc(record: faust.EventT) -> Doc | None:
+        message = record.message
+        value = record.value if isinstance(record.value, bytes) else b""
+        if message.topic == topics.events:
+            event = decode(value)
+            if isinstance(event, Rejected):
+                return None
+            return Doc(index["events"], event.event_id, redact.event(event_document(event)))
+        if message.topic == topics.calls:
+            call = orjson.loads(value)
+            return Doc(index["calls"], call["call_id"], call)
+        if message.topic == topics.findings:
+            finding = orjson.loads(value)
+            return Doc(index["findings"], finding["finding_id"], redact.finding(finding))
+        headers = {k: v.decode("utf-8", "replace") for k, v in (message.headers or [])}
+        doc = deadletter_document(
+            stage=headers.get("callwatch-stage", "unknown"),
+            reason=headers.get("callwatch-reason", "unknown"),
+            detail=headers.get("callwatch-detail", ""),
+            original=value,
+            source_topic=headers.get("callwatch-source-topic", message.topic),
+            source_partition=int(headers.get("callwatch-source-partition", message.partition)),
+            source_offset=int(headers.get("callwatch-source-offset", message.offset)),
+            at=_iso_now(),
+        )
+        return Doc(index["deadletters"], doc["deadletter_id"], doc)
+
+    @app.agent(source, name="callwatch.indexer")
+    async def indexer(stream: faust.StreamT) -> None:
+        if "sink" not in sink_holder:
+            sink_holder["sink"] = BulkSink(components.es_async())
+        sink = sink_holder["sink"]
+        async for batch in stream.take_events(settings.bulk_max_docs, within=settings.bulk_max_seconds):
+            started = time.perf_counter()
+            docs = [doc for doc in map(to_doc, batch) if doc is not None]
+            outcome = await sink.write(docs)
+            if outcome.failed:
+                await sink.write([_failure_doc(index["deadletters"], *f) for f in outcome.failed])
+                metrics.DEAD_LETTERS.labels(reason="index_failure").inc(len(outcome.failed))
+            events_in.inc(len(batch))
+            events_out.inc(outcome.indexed)
+            seconds.observe((time.perf_counter() - started) / max(1, len(batch)))
+            last.set(time.time())
+
+
+def _failure_doc(deadletter_index: str, doc: Doc, status: int, reason: str) -> Doc:
+    original = orjson.dumps(doc.source)
+    record: dict[str, Any] = deadletter_document(
+        stage="indexer",
+        reason="index_failure",
+        detail=f"{doc.index} refused document {doc.id} (HTTP {status}): {reason}",
+        original=original,
+        source_topic=doc.index,
+        source_partition=0,
+        source_offset=0,
+        at=_iso_now(),
+    )
+    # The refused document's own id identifies it; offsets do not apply here.
+    record["deadletter_id"] = f"index/{doc.index}/{doc.id}"
+    record["original_base64"] = base64.b64encode(original[:16384]).decode()
+    return Doc(deadletter_index, record["deadletter_id"], record)
+
+
+def _iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

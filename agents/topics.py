@@ -1,0 +1,49 @@
+"""The pipeline's topics. Every topic after ingest is keyed by call id.
+
+    raw          any bytes from a CAD adapter, publisher or simulator
+    events       canonical dispatch events (JSON), key = call id
+    deadletter   input no stage could process: value = the original bytes,
+                 headers = stage, reason, detail and where it came from
+    calls        the current picture of each call (JSON), key = call id
+    findings     each finding whenever it changes (JSON), key = call id
+    alerts       the alert outbox: alert intents to deliver (JSON), key = call id
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from callwatch.settings import Settings
+
+NAMES: Final = ("raw", "events", "deadletter", "calls", "findings", "alerts")
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    raw: str
+    events: str
+    deadletter: str
+    calls: str
+    findings: str
+    alerts: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TopicNames:
+        return cls(**{name: settings.topic(name) for name in NAMES})
+
+    def all(self) -> list[str]:
+        return [getattr(self, name) for name in NAMES]
+
+
+def deadletter_headers(
+    *, stage: str, reason: str, detail: str, topic: str, partition: int, offset: int
+) -> list[tuple[str, bytes]]:
+    return [
+        ("callwatch-stage", stage.encode()),
+        ("callwatch-reason", reason.encode()),
+        ("callwatch-detail", detail[:1000].encode("utf-8", "replace")),
+        ("callwatch-source-topic", topic.encode()),
+        ("callwatch-source-partition", str(partition).encode()),
+        ("callwatch-source-offset", str(offset).encode()),
+    ]

@@ -1,0 +1,70 @@
+"""Elasticsearch: the client from settings, and the versioned index templates.
+
+Each logical index (events, calls, findings, deadletters, alerts) is an alias
+over a versioned concrete index (``<prefix>-events-v1``). A template change
+bumps the version: the new index is created under the same alias, so writers
+and dashboards roll forward without a rename.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+from elasticsearch import AsyncElasticsearch, Elasticsearch
+
+from callwatch.settings import Settings
+from schemas import schema_path
+
+# logical name -> template version shipped in schemas/elasticsearch/
+INDICES: Final = {"events": 1, "calls": 1, "findings": 1, "deadletters": 1}
+
+
+def client_kwargs(settings: Settings) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"hosts": [settings.es_url], "request_timeout": 30}
+    if settings.es_api_key is not None:
+        kwargs["api_key"] = settings.es_api_key.get_secret_value()
+    elif settings.es_username and settings.es_password is not None:
+        kwargs["basic_auth"] = (settings.es_username, settings.es_password.get_secret_value())
+    if settings.es_ca_certs is not None:
+        kwargs["ca_certs"] = str(settings.es_ca_certs)
+    return kwargs
+
+
+def sync_client(settings: Settings) -> Elasticsearch:
+    return Elasticsearch(**client_kwargs(settings))
+
+
+def async_client(settings: Settings) -> AsyncElasticsearch:
+    return AsyncElasticsearch(**client_kwargs(settings))
+
+
+def template_body(name: str, version: int) -> dict[str, Any]:
+    body: dict[str, Any] = orjson.loads(
+        schema_path(f"elasticsearch/{name}.v{version}.json").read_bytes()
+    )
+    body.pop("_comment", None)
+    return body
+
+
+def concrete_index(settings: Settings, name: str) -> str:
+    return f"{settings.index(name)}-v{INDICES[name]}"
+
+
+def ensure_indices(es: Elasticsearch, settings: Settings) -> None:
+    """Put every index template and create each versioned index behind its alias."""
+    for name, version in INDICES.items():
+        alias = settings.index(name)
+        body = template_body(name, version)
+        es.indices.put_index_template(
+            name=f"{alias}-v{version}",
+            index_patterns=[f"{alias}-v{version}*"],
+            template={"settings": body["settings"], "mappings": body["mappings"]},
+            priority=100 + version,
+            meta={"callwatch_template_version": version},
+        )
+        index = concrete_index(settings, name)
+        if not es.indices.exists(index=index):
+            es.options(ignore_status=400).indices.create(
+                index=index, aliases={alias: {"is_write_index": True}}
+            )
