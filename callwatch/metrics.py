@@ -48,7 +48,7 @@ Stage = Literal["ingest", "engine", "indexer", "alerter"]
 Agency = Literal["ICE", "CBP", "USCIS", "other"]
 Severity = Literal["critical", "high", "warning", "review"]  # as in the policy file
 FindingStatus = Literal["opened", "resolved", "retracted"]
-AlertChannel = Literal["email", "webhook", "log"]
+AlertChannel = Literal["alertmanager", "email", "webhook", "log"]
 AlertOutcome = Literal["sent", "failed", "retried", "deduplicated"]
 BulkFailureKind = Literal["request", "item"]  # whole bulk call vs. single documents
 
@@ -59,7 +59,9 @@ FINDING_STATUSES: Final[tuple[str, ...]] = get_args(FindingStatus)
 ALERT_CHANNELS: Final[tuple[str, ...]] = get_args(AlertChannel)
 ALERT_OUTCOMES: Final[tuple[str, ...]] = get_args(AlertOutcome)
 BULK_FAILURE_KINDS: Final[tuple[str, ...]] = get_args(BulkFailureKind)
-DEAD_LETTER_REASONS: Final[tuple[str, ...]] = (*REJECT_REASONS, "index_failure")
+DEAD_LETTER_REASONS: Final[tuple[str, ...]] = (
+    *REJECT_REASONS, "late_after_eviction", "index_failure",
+)
 
 # Policy rule ids are slugs (e.g. "commander-notified"); anything else is a bug
 # upstream, and refusing it keeps a malformed policy from minting odd series.
