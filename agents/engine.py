@@ -45,8 +45,8 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     table = app.Table(
         "callstate",
         default=None,
-        key_serializer="raw",
-        value_serializer="raw",
+        key_type=bytes,
+        value_type=bytes,
         partitions=components.settings.topic_partitions,
         use_partitioner=True,
     )
@@ -93,7 +93,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                 if isinstance(event, Rejected):  # only if something bypassed ingest
                     await _dead_letter(deadletter_topic, record, event.reason, event.detail)
                     continue
-                clock.observe(to_millis(event.occurred_at))
+                clock.observe(to_millis(event.occurred_at), record.message.partition)
                 key = event.call_id.encode()
                 stored = table.get(key)
                 step = engine.apply(load_state(stored) if stored else None, event, clock.now())

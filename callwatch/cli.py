@@ -80,3 +80,19 @@ def worker(
         _fail(f"invalid settings: {exc}")
     except (PolicyError, KafkaUnavailable, ValueError) as exc:
         _fail(str(exc))
+
+
+@app.command("demo")
+def demo(
+    seconds: float = typer.Option(0, help="stop after this many seconds (0: until Ctrl-C)"),
+    rate: float = typer.Option(200, help="events per second the simulator publishes"),
+    hours: float = typer.Option(24, help="hours of simulated dispatch traffic"),
+    seed: int | None = typer.Option(None, help="simulator seed (default: random)"),
+) -> None:
+    """Run services, a worker and a simulated feed; show flagged calls as they happen."""
+    from callwatch.demo import run_demo
+
+    try:
+        run_demo(seconds, rate, hours, seed)
+    except local_services.ServiceError as exc:
+        _fail(str(exc))

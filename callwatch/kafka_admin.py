@@ -8,7 +8,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import NoBrokersAvailable, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from callwatch.settings import Settings
 
@@ -35,8 +35,10 @@ def client_config(settings: Settings) -> dict[str, Any]:
 def ensure_topics(settings: Settings, names: list[str]) -> list[str]:
     """Create missing topics; return the ones created."""
     try:
-        admin = KafkaAdminClient(client_id="callwatch-admin", **client_config(settings))
-    except NoBrokersAvailable:
+        admin = KafkaAdminClient(
+            client_id="callwatch-admin", request_timeout_ms=10_000, **client_config(settings)
+        )
+    except KafkaError:
         raise KafkaUnavailable(
             f"no Kafka broker answers at {settings.kafka_bootstrap} "
             f"(CALLWATCH_KAFKA_BOOTSTRAP); is it running?"

@@ -5,32 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from schemas.events import CallReceived, CallUpdated
-from streams.classify import (
-    OriginatorSignals,
-    classify_originator,
-    load_registry,
-)
+from streams.agency_registry import load_registry
+from streams.classify import classify_event
 from streams.engine.state import Classifier, Originator
 
 
 def make_classifier(registry_file: Path | None = None) -> Classifier:
+    """Load (and validate) the agency registry once; classify with it per event."""
     registry = load_registry(registry_file)
 
     def classify(event: CallReceived | CallUpdated) -> Originator:
-        if isinstance(event, CallReceived):
-            caller = event.caller
-            signals = OriginatorSignals(
-                caller_name=caller.name,
-                caller_agency=caller.agency,
-                agency_type=caller.agency_type,
-                phone=caller.phone,
-                email=caller.email,
-                callback_number=caller.callback_number,
-                narrative=event.narrative,
-            )
-        else:
-            signals = OriginatorSignals(narrative=event.narrative)
-        decision = classify_originator(signals, registry)
+        decision = classify_event(event, registry)
         return Originator(
             immigration_agency=decision.immigration_agency,
             agency=decision.agency,

@@ -112,6 +112,12 @@ class Worker:
             time.sleep(0.3)
         raise AssertionError(f"worker did not start: {self.log.read_text()[-3000:]}")
 
+    def assert_running(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(
+                f"worker exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}"
+            )
+
     def metric(self, name: str, **labels: str) -> float:
         from prometheus_client.parser import text_string_to_metric_families
 

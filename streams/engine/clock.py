@@ -1,11 +1,15 @@
 """Clocks that decide what "now" means to the rules.
 
-``EventClock`` follows the stream: now is the latest event time seen, less an
-allowed lateness (so an event delayed a little by partition skew still lands
-before its deadline is judged). When the stream goes quiet, it can keep moving
-at wall-clock pace from the last event (``idle_advance``), so a deadline still
-fires on time live when no further event arrives; replaying history as fast as
-possible, the idle gaps are tiny, so time is effectively the events' own.
+``EventClock`` follows the stream, the way stream processors compute a
+watermark: each input partition's time is the latest event time seen on it,
+and now is the *minimum* over the partitions still flowing, less an allowed
+lateness. Taking the minimum keeps a partition that is ahead (its consumer ran
+faster) from firing deadlines for calls on a partition that is behind. A
+partition that has been quiet for ``idle_ms`` of wall time stops holding the
+others back; when every partition is quiet, time moves on at wall-clock pace
+from the latest event (``wall``), so a deadline still fires on time live when
+no further event arrives. Replaying history as fast as possible, the idle gaps
+are tiny, so time is effectively the events' own. Now never goes backwards.
 
 ``WallClock`` is the plain wall clock, for sources whose event times are
 trustworthy wall time. Both take the wall clock as an injected function.
@@ -20,7 +24,7 @@ Millis = int
 
 
 class Clock(Protocol):
-    def observe(self, event_time: Millis) -> None: ...
+    def observe(self, event_time: Millis, partition: int = 0) -> None: ...
 
     def now(self) -> Millis: ...
 
@@ -30,36 +34,49 @@ class EventClock:
         self,
         lateness_ms: Millis = 30_000,
         wall: Callable[[], Millis] | None = None,
+        idle_ms: Millis = 5_000,
     ) -> None:
         self.lateness_ms = lateness_ms
+        self.idle_ms = idle_ms
         self._wall = wall  # None: time stands still between events (offline replay)
-        self._watermark: Millis | None = None
-        self._wall_at_watermark: Millis = 0
+        self._latest: dict[int, Millis] = {}  # partition -> latest event time
+        self._seen_at: dict[int, Millis] = {}  # partition -> wall time of its last event
+        self._now: Millis = 0
 
     @property
     def watermark(self) -> Millis | None:
-        return self._watermark
+        return max(self._latest.values()) if self._latest else None
 
-    def observe(self, event_time: Millis) -> None:
-        if self._watermark is None or event_time > self._watermark:
-            self._watermark = event_time
-            if self._wall is not None:
-                self._wall_at_watermark = self._wall()
+    def observe(self, event_time: Millis, partition: int = 0) -> None:
+        if event_time > self._latest.get(partition, event_time - 1):
+            self._latest[partition] = event_time
+        if self._wall is not None:
+            self._seen_at[partition] = self._wall()
 
     def now(self) -> Millis:
-        if self._watermark is None:
-            return 0
-        idle = 0
-        if self._wall is not None:
-            idle = max(0, self._wall() - self._wall_at_watermark)
-        return self._watermark - self.lateness_ms + idle
+        if not self._latest:
+            return self._now
+        if self._wall is None:
+            candidate = min(self._latest.values())
+        else:
+            wall = self._wall()
+            flowing = [
+                t for p, t in self._latest.items() if wall - self._seen_at[p] < self.idle_ms
+            ]
+            if flowing:
+                candidate = min(flowing)
+            else:  # all quiet: let time pass from the latest event at wall-clock pace
+                idle = wall - max(self._seen_at.values())
+                candidate = max(self._latest.values()) + idle
+        self._now = max(self._now, candidate - self.lateness_ms)
+        return self._now
 
 
 class WallClock:
     def __init__(self, wall: Callable[[], Millis]) -> None:
         self._wall = wall
 
-    def observe(self, event_time: Millis) -> None:
+    def observe(self, event_time: Millis, partition: int = 0) -> None:
         pass
 
     def now(self) -> Millis:
