@@ -72,7 +72,9 @@ def _explain(raw: bytes, message: str) -> Rejected:
         return Rejected("not_an_object", f"top level is {type(doc).__name__}, not an object")
     version = doc.get("schema", SCHEMA_V1)
     if version != SCHEMA_V1:
-        return Rejected("unknown_version", f"schema {str(version)[:80]!r}; this build reads {SCHEMA_V1}")
+        return Rejected(
+            "unknown_version", f"schema {str(version)[:80]!r}; this build reads {SCHEMA_V1}"
+        )
     event_type = doc.get("type")
     if event_type not in EVENT_TYPES:
         return Rejected("unknown_type", f"type {str(event_type)[:80]!r} is not a known event type")

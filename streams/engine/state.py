@@ -83,7 +83,8 @@ class Step:
     changes: list[FindingChange] = field(default_factory=list)
     duplicate: bool = False  # the event had been applied before
     late: bool = False  # the event arrived after the call's state was evicted
-    reclassified: bool = False  # the originator decision changed
+    # the call was just recognised as from an immigration agency, or queued for review
+    newly_flagged: Literal["immigration", "review"] | None = None
 
 
 Classifier = Callable[[CallReceived | CallUpdated], Originator]
@@ -136,14 +137,15 @@ class Engine:
             state.first_seen = fact.t
         if isinstance(event, CallClosed):
             state.closed_at = max(state.closed_at or 0, fact.t)
-        reclassified = False
+        before = state.originator
         if isinstance(event, CallReceived | CallUpdated):
-            decision = self.classify(event)
-            merged = _stronger(state.originator, decision)
-            reclassified = merged != state.originator
-            state.originator = merged
+            state.originator = _stronger(before, self.classify(event))
         step = self._evaluate(state, now)
-        step.reclassified = reclassified
+        after = state.originator
+        if after.immigration_agency and not before.immigration_agency:
+            step.newly_flagged = "immigration"
+        elif after.review and not before.review and not after.immigration_agency:
+            step.newly_flagged = "review"
         return step
 
     # -------------------------------------------------------------------- time
