@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -95,4 +96,36 @@ def demo(
     try:
         run_demo(seconds, rate, hours, seed)
     except local_services.ServiceError as exc:
+        _fail(str(exc))
+
+
+@app.command("check")
+def check(
+    input_path: Path = typer.Argument(..., metavar="INPUT", help="events file or CAD export"),
+    mapping: str | None = typer.Option(None, "--mapping", help="CSV mapping file or shipped name"),
+    policy: Path | None = typer.Option(None, "--policy", help="policy YAML (default: Louisville)"),
+    registry: Path | None = typer.Option(None, "--registry", help="agency registry YAML"),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="judge deadlines as of this ISO time (default: the last event's)"
+    ),
+    include_retracted: bool = typer.Option(False, "--include-retracted"),
+) -> None:
+    """Run the policy engine over a file; print findings as JSON lines."""
+    from datetime import datetime
+
+    from callwatch.commands.check import run_check
+    from streams.adapters import InputError, MappingError
+    from streams.engine.policy import PolicyError, load_policy
+    from streams.engine.state import Engine
+    from streams.originator import make_classifier
+
+    try:
+        loaded = load_policy(policy)
+        engine = Engine(loaded, make_classifier(registry))
+        when = datetime.fromisoformat(as_of) if as_of else None
+        run_check(
+            input_path, engine=engine, policy=loaded, mapping=mapping, as_of=when,
+            include_retracted=include_retracted,
+        )
+    except (PolicyError, InputError, MappingError, ValueError) as exc:
         _fail(str(exc))
