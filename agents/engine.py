@@ -25,6 +25,8 @@ from streams.engine.state import Step, dump_state, load_state
 BATCH = 500
 WITHIN_SECONDS = 0.05
 TICK_SECONDS = 0.5
+# A pseudo-partition for the clock: event time restored from state after a restart.
+RECOVERED_PARTITION = -1
 # Finding transitions as counted in callwatch_findings_total ('updated' is not counted).
 _COUNTED_TRANSITIONS: dict[str, metrics.FindingStatus] = {
     "opened": "opened", "reopened": "opened", "resolved": "resolved", "retracted": "retracted"
@@ -118,10 +120,16 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         if rebuild["needed"]:
             rebuild["needed"] = False
             queue.clear()
-            for key, stored in list(table.items()):
+            latest = 0
+            for _key, stored in list(table.items()):
                 if stored:
                     state = load_state(stored)
                     queue.set(state.call_id, engine.next_wakeup(state))
+                    latest = max(latest, state.facts[-1].t if state.facts else 0)
+            if latest:
+                # After a restart no event may come for a while: start the clock from the
+                # latest event time the recovered state has seen, so deadlines still fire.
+                clock.observe(latest, RECOVERED_PARTITION)
         now = clock.now()
         due = queue.pop_due(now)
         for call_id in due:

@@ -129,3 +129,15 @@ def check(
         )
     except (PolicyError, InputError, MappingError, ValueError) as exc:
         _fail(str(exc))
+
+
+def _register_tools() -> None:
+    """Commands whose modules import adapters and clients: registered, imported lazily by typer."""
+    from callwatch.commands.convert import convert_command
+
+    app.command("convert", help="Convert a CAD export, EIDO documents or JSON lines to canonical events.")(
+        convert_command
+    )
+
+
+_register_tools()
