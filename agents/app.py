@@ -30,7 +30,9 @@ def kafka_credentials(settings: Settings) -> faust.types.auth.CredentialsT | Non
         )
     if settings.kafka_security_protocol == "SSL":
         return faust.SSLCredentials(context)
-    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    password = (
+        settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    )
     mechanism = settings.kafka_sasl_mechanism or "PLAIN"
     if mechanism.startswith("SCRAM"):
         return faust.SASLCredentials(

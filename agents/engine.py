@@ -8,11 +8,13 @@ every rebalance, and a one-second timer fires whatever is due.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
+from faust.types import EventT, StreamT
 
+from agents.batching import batches
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
 from callwatch.bootstrap import Components
@@ -29,7 +31,10 @@ TICK_SECONDS = 0.5
 RECOVERED_PARTITION = -1
 # Finding transitions as counted in callwatch_findings_total ('updated' is not counted).
 _COUNTED_TRANSITIONS: dict[str, metrics.FindingStatus] = {
-    "opened": "opened", "reopened": "opened", "resolved": "resolved", "retracted": "retracted"
+    "opened": "opened",
+    "reopened": "opened",
+    "resolved": "resolved",
+    "retracted": "retracted",
 }
 
 
@@ -77,17 +82,17 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                 # found already cured (e.g. a late commander seen in one go): keep the gauge right
                 metrics.finding(change.rule.id, change.rule.severity, "resolved")
         if step.state is not None and not step.state.tombstone:
-            record: dict[str, Any] = call_record(step.state)
-            record["updated_at"] = _iso_now()
-            await calls_topic.send(key=key, value=orjson.dumps(record))
+            call = call_record(step.state)
+            call["updated_at"] = _iso_now()
+            await calls_topic.send(key=key, value=orjson.dumps(call))
             if step.newly_flagged == "immigration":
                 metrics.immigration_call(step.state.originator.agency or "other")
             elif step.newly_flagged == "review":
                 metrics.REVIEW_QUEUE_CALLS.inc()
 
     @app.agent(events_topic, name="callwatch.engine")
-    async def process(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(BATCH, within=WITHIN_SECONDS):
+    async def process(stream: StreamT[bytes]) -> None:
+        async for batch in batches(stream, BATCH, WITHIN_SECONDS):
             started = time.perf_counter()
             for record in batch:
                 raw = record.value if isinstance(record.value, bytes) else b""
@@ -101,7 +106,9 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                 step = engine.apply(load_state(stored) if stored else None, event, clock.now())
                 if step.late:
                     await _dead_letter(
-                        deadletter_topic, record, "late_after_eviction",
+                        deadletter_topic,
+                        record,
+                        "late_after_eviction",
                         f"call {event.call_id} was closed and evicted before this event",
                     )
                     continue
@@ -113,9 +120,9 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             seconds.observe((time.perf_counter() - started) / len(batch))
             last.set(time.time())
 
-    @app.timer(TICK_SECONDS, name="callwatch.engine.deadlines")
+    @app.timer(TICK_SECONDS, name="callwatch.engine.deadlines")  # type: ignore[untyped-decorator]
     async def fire_deadlines() -> None:
-        if not app.tables.recovery.completed.is_set():
+        if not cast(Any, app.tables).recovery.completed.is_set():
             return
         if rebuild["needed"]:
             rebuild["needed"] = False
@@ -148,21 +155,26 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             await app.producer.flush()
         metrics.DEADLINES_PENDING.set(len(queue))
 
-    @app.on_rebalance_complete.connect
     async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
         rebuild["needed"] = True
 
+    cast(Any, app.on_rebalance_complete).connect(_on_rebalance)
+
 
 async def _dead_letter(
-    topic: faust.TopicT, record: faust.EventT, reason: str, detail: str
+    topic: faust.TopicT, record: EventT[bytes], reason: str, detail: str
 ) -> None:
     message = record.message
     await topic.send(
         key=record.key,
         value=record.value,
         headers=deadletter_headers(
-            stage="engine", reason=reason, detail=detail, topic=message.topic,
-            partition=message.partition, offset=message.offset,
+            stage="engine",
+            reason=reason,
+            detail=detail,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
         ),
     )
     metrics.DEAD_LETTERS.labels(reason=reason).inc()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
+from faust.types import EventT, StreamT
 
+from agents.batching import batches
 from agents.es_sink import BulkSink, Doc
 from agents.topics import TopicNames
 from callwatch import metrics
@@ -28,8 +30,12 @@ def register_indexer(app: faust.App, topics: TopicNames, components: Components)
     redact = components.redactor
     index = {name: settings.index(name) for name in ("events", "calls", "findings", "deadletters")}
     source = app.topic(
-        topics.events, topics.calls, topics.findings, topics.deadletter,
-        value_serializer="raw", key_serializer="raw",
+        topics.events,
+        topics.calls,
+        topics.findings,
+        topics.deadletter,
+        value_serializer="raw",
+        key_serializer="raw",
     )
     sink_holder: dict[str, BulkSink] = {}
     events_in = metrics.EVENTS_IN.labels(stage="indexer")
@@ -37,7 +43,7 @@ def register_indexer(app: faust.App, topics: TopicNames, components: Components)
     seconds = metrics.PROCESSING_SECONDS.labels(stage="indexer")
     last = metrics.LAST_PROCESSED.labels(stage="indexer")
 
-    def to_doc(record: faust.EventT) -> Doc | None:
+    def to_doc(record: EventT[bytes]) -> Doc | None:
         message = record.message
         value = record.value if isinstance(record.value, bytes) else b""
         if message.topic == topics.events:
@@ -51,7 +57,10 @@ def register_indexer(app: faust.App, topics: TopicNames, components: Components)
         if message.topic == topics.findings:
             finding = orjson.loads(value)
             return Doc(index["findings"], finding["finding_id"], redact.finding(finding))
-        headers = {k: v.decode("utf-8", "replace") for k, v in (message.headers or [])}
+        headers = {
+            str(k): bytes(v).decode("utf-8", "replace")
+            for k, v in cast(list[tuple[str, bytes]], message.headers or [])
+        }
         doc = deadletter_document(
             stage=headers.get("callwatch-stage", "unknown"),
             reason=headers.get("callwatch-reason", "unknown"),
@@ -65,11 +74,11 @@ def register_indexer(app: faust.App, topics: TopicNames, components: Components)
         return Doc(index["deadletters"], doc["deadletter_id"], doc)
 
     @app.agent(source, name="callwatch.indexer")
-    async def indexer(stream: faust.StreamT) -> None:
+    async def indexer(stream: StreamT[bytes]) -> None:
         if "sink" not in sink_holder:
             sink_holder["sink"] = BulkSink(components.es_async())
         sink = sink_holder["sink"]
-        async for batch in stream.take_events(settings.bulk_max_docs, within=settings.bulk_max_seconds):
+        async for batch in batches(stream, settings.bulk_max_docs, settings.bulk_max_seconds):
             started = time.perf_counter()
             docs = [doc for doc in map(to_doc, batch) if doc is not None]
             outcome = await sink.write(docs)

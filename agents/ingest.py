@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import faust
+from faust.types import StreamT
 
+from agents.batching import batches
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
 from callwatch.bootstrap import Components
@@ -26,8 +28,8 @@ def register_ingest(app: faust.App, topics: TopicNames, components: Components) 
     last = metrics.LAST_PROCESSED.labels(stage="ingest")
 
     @app.agent(raw_topic, name="callwatch.ingest")
-    async def ingest(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(BATCH, within=WITHIN_SECONDS):
+    async def ingest(stream: StreamT[bytes]) -> None:
+        async for batch in batches(stream, BATCH, WITHIN_SECONDS):
             started = time.perf_counter()
             for record in batch:
                 raw = record.value if isinstance(record.value, bytes) else b""

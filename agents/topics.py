@@ -1,12 +1,12 @@
 """The pipeline's topics. Every topic after ingest is keyed by call id.
 
-    raw          any bytes from a CAD adapter, publisher or simulator
-    events       canonical dispatch events (JSON), key = call id
-    deadletter   input no stage could process: value = the original bytes,
-                 headers = stage, reason, detail and where it came from
-    calls        the current picture of each call (JSON), key = call id
-    findings     each finding whenever it changes (JSON), key = call id
-    alerts       the alert outbox: alert intents to deliver (JSON), key = call id
+raw          any bytes from a CAD adapter, publisher or simulator
+events       canonical dispatch events (JSON), key = call id
+deadletter   input no stage could process: value = the original bytes,
+             headers = stage, reason, detail and where it came from
+calls        the current picture of each call (JSON), key = call id
+findings     each finding whenever it changes (JSON), key = call id
+alerts       the alert outbox: alert intents to deliver (JSON), key = call id
 """
 
 from __future__ import annotations

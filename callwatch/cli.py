@@ -124,7 +124,11 @@ def check(
         engine = Engine(loaded, make_classifier(registry))
         when = datetime.fromisoformat(as_of) if as_of else None
         run_check(
-            input_path, engine=engine, policy=loaded, mapping=mapping, as_of=when,
+            input_path,
+            engine=engine,
+            policy=loaded,
+            mapping=mapping,
+            as_of=when,
             include_retracted=include_retracted,
         )
     except (PolicyError, InputError, MappingError, ValueError) as exc:
@@ -133,11 +137,16 @@ def check(
 
 def _register_tools() -> None:
     """Commands whose modules import adapters and clients: registered, imported lazily by typer."""
+    from callwatch.commands.classify import classify_command
     from callwatch.commands.convert import convert_command
 
-    app.command("convert", help="Convert a CAD export, EIDO documents or JSON lines to canonical events.")(
-        convert_command
-    )
+    app.command(
+        "convert", help="Convert a CAD export, EIDO documents or JSON lines to canonical events."
+    )(convert_command)
+    app.command(
+        "classify",
+        help="Classify originators from JSON lines on stdin (or --evaluate a labelled corpus).",
+    )(classify_command)
 
 
 _register_tools()

@@ -31,7 +31,9 @@ def run_demo(seconds: float, rate: float, hours: float, seed: int | None) -> Non
     profile = local_services.PROFILES["demo"]
     services = local_services.services("demo")
     started_services = not all(s.healthy() for s in services)
-    console.print("[bold]callwatch demo[/]: starting Kafka and Elasticsearch (first run downloads them)")
+    console.print(
+        "[bold]callwatch demo[/]: starting Kafka and Elasticsearch (first run downloads them)"
+    )
     local_services.up("demo", report=lambda m: console.print(f"  {m}"))
     seed = seed if seed is not None else random.randrange(1_000_000)
     run_dir = ROOT / ".demo"
@@ -54,23 +56,44 @@ def run_demo(seconds: float, rate: float, hours: float, seed: int | None) -> Non
     try:
         worker_log = (run_dir / "worker.log").open("ab")
         children.append(
-            subprocess.Popen([callwatch, "worker", "--loglevel", "info"], env=env,
-                             stdout=worker_log, stderr=subprocess.STDOUT, cwd=ROOT)
+            subprocess.Popen(
+                [callwatch, "worker", "--loglevel", "info"],
+                env=env,
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
         )
         port = env.get("CALLWATCH_WEB_PORT", "6066")
-        console.print(f"  worker: started (log {run_dir / 'worker.log'}); metrics at http://127.0.0.1:{port}/metrics")
+        console.print(
+            f"  worker: started (log {run_dir / 'worker.log'}); metrics at http://127.0.0.1:{port}/metrics"
+        )
         truth = run_dir / f"truth-{seed}.jsonl"
         sim_log = (run_dir / "simulate.log").open("ab")
         children.append(
             subprocess.Popen(
-                [callwatch, "simulate", "--seed", str(seed), "--hours", str(hours), "--publish",
-                 "--rate", str(rate), "--truth", str(truth)],
-                env=env, stdout=sim_log, stderr=subprocess.STDOUT, cwd=ROOT,
+                [
+                    callwatch,
+                    "simulate",
+                    "--seed",
+                    str(seed),
+                    "--hours",
+                    str(hours),
+                    "--publish",
+                    "--rate",
+                    str(rate),
+                    "--truth",
+                    str(truth),
+                ],
+                env=env,
+                stdout=sim_log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
             )
         )
         console.print(
-            f"  simulator: publishing {hours:g} h of dispatch traffic (seed {seed}) at {rate:g} events/s; "
-            f"ground truth in {truth}"
+            f"  simulator: publishing {hours:g} h of dispatch traffic (seed {seed}) "
+            f"at {rate:g} events/s; ground truth in {truth}"
         )
         console.print(
             f"  documents: {profile.es_url}/callwatch-calls/_search?q=immigration_agency:true  "
@@ -93,8 +116,13 @@ def run_demo(seconds: float, rate: float, hours: float, seed: int | None) -> Non
             console.print("  services were already running before the demo; left running")
 
 
-def _watch(console: Console, es: Elasticsearch, seconds: float, stop: dict[str, bool],
-           worker: subprocess.Popen[bytes]) -> None:
+def _watch(
+    console: Console,
+    es: Elasticsearch,
+    seconds: float,
+    stop: dict[str, bool],
+    worker: subprocess.Popen[bytes],
+) -> None:
     seen_calls: set[str] = set()
     seen_findings: set[tuple[str, str]] = set()
     started = time.monotonic()
@@ -104,7 +132,9 @@ def _watch(console: Console, es: Elasticsearch, seconds: float, stop: dict[str, 
         if worker.poll() is not None:
             console.print("[red]the worker stopped; see .demo/worker.log[/]")
             break
-        for call in _search(es, "callwatch-calls", {"term": {"immigration_agency": True}}, "first_seen"):
+        for call in _search(
+            es, "callwatch-calls", {"term": {"immigration_agency": True}}, "first_seen"
+        ):
             if call["call_id"] not in seen_calls:
                 seen_calls.add(call["call_id"])
                 console.print(
@@ -122,11 +152,15 @@ def _watch(console: Console, es: Elasticsearch, seconds: float, stop: dict[str, 
                     f"call {f['call_id']}  ({f['clause']}) {f['detail']}"
                 )
         time.sleep(2)
-    console.print(f"\n{len(seen_calls)} immigration-agency calls flagged, "
-                  f"{len({k[0] for k in seen_findings})} findings")
+    console.print(
+        f"\n{len(seen_calls)} immigration-agency calls flagged, "
+        f"{len({k[0] for k in seen_findings})} findings"
+    )
 
 
-def _search(es: Elasticsearch, index: str, query: dict[str, Any], sort: str) -> list[dict[str, Any]]:
+def _search(
+    es: Elasticsearch, index: str, query: dict[str, Any], sort: str
+) -> list[dict[str, Any]]:
     try:
         hits = es.search(index=index, query=query, size=500, sort=[{sort: "asc"}])["hits"]["hits"]
     except Exception:  # the index may not exist yet in the first seconds

@@ -14,6 +14,7 @@ Versions, and why:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -286,10 +287,8 @@ class Service:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 class Kafka(Service):

@@ -32,7 +32,7 @@ REJECT_REASONS: Final[tuple[RejectReason, ...]] = (
     "schema_violation",
 )
 
-_decoder: Final = msgspec.json.Decoder(DispatchEvent)
+_decoder: Final[msgspec.json.Decoder[DispatchEvent]] = msgspec.json.Decoder(DispatchEvent)
 _encoder: Final = msgspec.json.Encoder()
 
 

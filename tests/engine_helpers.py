@@ -43,8 +43,14 @@ PO = {"rank": "officer"}
 def compliant_call(call_id: str = "C1") -> list[DispatchEvent]:
     """An ICE call handled by the book: every rule met."""
     return [
-        ev("call.received", call_id, 0, caller={"agency": "ICE"},
-           line={"kind": "admin", "recorded": True}, call_type="ASSIST OTHER AGENCY"),
+        ev(
+            "call.received",
+            call_id,
+            0,
+            caller={"agency": "ICE"},
+            line={"kind": "admin", "recorded": True},
+            call_type="ASSIST OTHER AGENCY",
+        ),
         ev("recording.started", call_id, 0),
         ev("commander.assigned", call_id, 4, officer=LT),
         ev("basis.recorded", call_id, 6, basis="criminal_warrant", reference="W-1"),

@@ -43,7 +43,10 @@ def test_compliant_call_has_no_findings() -> None:
 
 
 def test_ordinary_calls_are_not_judged() -> None:
-    events = [ev("call.received", "X", 0, caller={"agency": "FBI"}), ev("unit.dispatched", "X", 1, unit="1")]
+    events = [
+        ev("call.received", "X", 0, caller={"agency": "FBI"}),
+        ev("unit.dispatched", "X", 1, unit="1"),
+    ]
     assert final_findings(events) == {}
 
 
@@ -120,7 +123,8 @@ def test_bodycam_switched_off_before_clearing() -> None:
 
 def test_bodycam_never_activated() -> None:
     events = [
-        e for e in compliant_call()
+        e
+        for e in compliant_call()
         if not (type(e).__struct_config__.tag == "bodycam.activated" and e.unit == "4A12")
     ]
     assert final_findings(events) == {("C1", "bodycam-continuous"): "open"}
@@ -129,15 +133,22 @@ def test_bodycam_never_activated() -> None:
 def test_no_report_and_late_report() -> None:
     missing = replace(compliant_call(), drop={"report.filed"})
     assert final_findings(missing) == {("C1", "report-filed"): "open"}
-    late = replace(compliant_call(), drop={"report.filed"}, add=[ev("report.filed", "C1", 62 + 9 * 60)])
+    late = replace(
+        compliant_call(), drop={"report.filed"}, add=[ev("report.filed", "C1", 62 + 9 * 60)]
+    )
     assert final_findings(late) == {("C1", "report-filed"): "resolved"}
 
 
 def test_trouble_coding_with_caller_not_in_trouble() -> None:
     events = [
         *compliant_call(),
-        ev("call.updated", "C1", 1, call_type="TROUBLE",
-           narrative="Are you in any kind of trouble? We just need assistance getting him."),
+        ev(
+            "call.updated",
+            "C1",
+            1,
+            call_type="TROUBLE",
+            narrative="Are you in any kind of trouble? We just need assistance getting him.",
+        ),
     ]
     assert final_findings(events) == {("C1", "coding-consistent"): "open"}
 
@@ -179,9 +190,13 @@ def test_state_round_trips_and_stays_small() -> None:
     assert state is not None
     assert load_state(dump_state(state)) == state
     ordinary = None
-    for event in [ev("call.received", "O1", 0), ev("unit.dispatched", "O1", 1, unit="2B"),
-                  ev("unit.on_scene", "O1", 5, unit="2B"), ev("unit.cleared", "O1", 30, unit="2B"),
-                  ev("call.closed", "O1", 31)]:
+    for event in [
+        ev("call.received", "O1", 0),
+        ev("unit.dispatched", "O1", 1, unit="2B"),
+        ev("unit.on_scene", "O1", 5, unit="2B"),
+        ev("unit.cleared", "O1", 30, unit="2B"),
+        ev("call.closed", "O1", 31),
+    ]:
         ordinary = engine.apply(ordinary, event, 0).state
     assert len(dump_state(ordinary)) < 1024
 

@@ -34,8 +34,13 @@ def test_dispatch_events_reach_elasticsearch_and_agency_calls_are_flagged(
         e for e in compliant_call("ICE-1") if type(e).__struct_config__.tag != "report.filed"
     ]
     ordinary = [
-        ev("call.received", "ORD-1", 0, caller={"name": "Pat Doe", "phone": "502-555-0100"},
-           narrative="ice on roadway near I-64, call back 502-555-0100"),
+        ev(
+            "call.received",
+            "ORD-1",
+            0,
+            caller={"name": "Pat Doe", "phone": "502-555-0100"},
+            narrative="ice on roadway near I-64, call back 502-555-0100",
+        ),
         ev("call.closed", "ORD-1", 30),
     ]
     late_enough = [ev("call.received", "ORD-2", 62 + 9 * 60)]  # moves event time past 8 h
@@ -58,7 +63,9 @@ def test_dispatch_events_reach_elasticsearch_and_agency_calls_are_flagged(
 
     call = wait_for(
         "the ICE call flagged",
-        lambda: es.options(ignore_status=404).get(index=f"{prefix}-calls", id="ICE-1").get("_source"),
+        lambda: (
+            es.options(ignore_status=404).get(index=f"{prefix}-calls", id="ICE-1").get("_source")
+        ),
     )
     assert call["immigration_agency"] is True
     assert call["agency"] == "ICE"
@@ -67,9 +74,11 @@ def test_dispatch_events_reach_elasticsearch_and_agency_calls_are_flagged(
 
     finding = wait_for(
         "the missing report found",
-        lambda: es.options(ignore_status=404)
-        .get(index=f"{prefix}-findings", id="ICE-1/report-filed")
-        .get("_source"),
+        lambda: (
+            es.options(ignore_status=404)
+            .get(index=f"{prefix}-findings", id="ICE-1/report-filed")
+            .get("_source")
+        ),
     )
     assert finding["status"] == "open"
     assert finding["clause"] == "C6"
@@ -77,6 +86,8 @@ def test_dispatch_events_reach_elasticsearch_and_agency_calls_are_flagged(
 
     # personal data is masked before it reaches the dashboards' indices
     doc = es.search(index=f"{prefix}-events", query={"term": {"call_id": "ORD-1"}}, size=5)
-    received = next(h["_source"] for h in doc["hits"]["hits"] if h["_source"]["type"] == "call.received")
+    received = next(
+        h["_source"] for h in doc["hits"]["hits"] if h["_source"]["type"] == "call.received"
+    )
     assert received["caller"]["name"] == "[redacted]"
     assert "502-555-0100" not in received["narrative"]

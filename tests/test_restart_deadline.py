@@ -27,8 +27,11 @@ def short_deadline_policy(tmp_path: Path) -> Path:
 
 def findings_messages(bootstrap: str, topic: str) -> list[dict]:
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-        consumer_timeout_ms=3000, enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+        enable_auto_commit=False,
     )
     try:
         return [orjson.loads(m.value) for m in consumer]
@@ -37,7 +40,10 @@ def findings_messages(bootstrap: str, topic: str) -> list[dict]:
 
 
 def test_deadline_fires_once_across_a_kill_and_restart(
-    worker_factory, pipeline_env: dict[str, str], kafka_bootstrap: str, es_url: str,
+    worker_factory,
+    pipeline_env: dict[str, str],
+    kafka_bootstrap: str,
+    es_url: str,
     tmp_path: Path,
 ) -> None:
     prefix = pipeline_env["CALLWATCH_TOPIC_PREFIX"]
@@ -48,8 +54,13 @@ def test_deadline_fires_once_across_a_kill_and_restart(
     worker = worker_factory.start(**overrides)
     now = datetime.now(UTC)
     received = ev("call.received", "ICE-R", 0, caller={"agency": "ICE"})
-    received = type(received)(**{**{f: getattr(received, f) for f in received.__struct_fields__},
-                                 "occurred_at": now, "received_at": now})
+    received = type(received)(
+        **{
+            **{f: getattr(received, f) for f in received.__struct_fields__},
+            "occurred_at": now,
+            "received_at": now,
+        }
+    )
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     producer.send(f"{prefix}.raw", key=b"ICE-R", value=encode(received))
     producer.flush()
@@ -67,14 +78,24 @@ def test_deadline_fires_once_across_a_kill_and_restart(
     restarted = worker_factory.start(**overrides)
 
     def opened() -> list[dict]:
-        return [m for m in findings_messages(kafka_bootstrap, f"{prefix}.findings")
-                if m["call_id"] == "ICE-R" and m["rule"] == "commander-notified"]
+        return [
+            m
+            for m in findings_messages(kafka_bootstrap, f"{prefix}.findings")
+            if m["call_id"] == "ICE-R" and m["rule"] == "commander-notified"
+        ]
 
-    fired = wait_for("the deadline to fire after the restart", opened, timeout=90,
-                     workers=[restarted])
+    fired = wait_for(
+        "the deadline to fire after the restart", opened, timeout=90, workers=[restarted]
+    )
     assert [m["transition"] for m in fired] == ["opened"]
     assert fired[0]["status"] == "open"
     # nothing more arrives later: still exactly one
-    wait_for("the finding indexed", lambda: es.options(ignore_status=404).get(
-        index=f"{prefix}-findings", id="ICE-R/commander-notified").get("found"))
+    wait_for(
+        "the finding indexed",
+        lambda: (
+            es.options(ignore_status=404)
+            .get(index=f"{prefix}-findings", id="ICE-R/commander-notified")
+            .get("found")
+        ),
+    )
     assert len(opened()) == 1

@@ -70,7 +70,9 @@ def run_check(
             1 for s in run.states.values() if s.originator.immigration_agency
         ),
         "review_calls": sum(
-            1 for s in run.states.values() if s.originator.review and not s.originator.immigration_agency
+            1
+            for s in run.states.values()
+            if s.originator.review and not s.originator.immigration_agency
         ),
         "findings": written,
         "duplicate_events": run.duplicates,

@@ -1,0 +1,429 @@
+"""Who originated a call: is the caller a federal immigration agency?
+
+Louisville's policy applies when *the caller* is an immigration agency, so a call
+is flagged on what identifies the originator, each signal weighted by how much
+it can be trusted:
+
+- structured fields a system filled in are strong: the NENA agency type code,
+  a registered phone number (caller or callback), an e-mail domain, the agency
+  the caller stated;
+- the caller-name field is nearly as strong when it carries a title or an
+  agency annotation ("SA SMITH HSI", "DOE (ICE)"), weak when the short form
+  reads as a surname ("MING HSI");
+- the narrative is weakest, and counts only when its wording says the caller
+  *is* the agency; a civilian who mentions ICE, an impersonator, an officer
+  reading a detainer off NCIC count for nothing (see ``originator_cues``).
+
+Weights are combined per signal as independent evidence (noisy-OR). Wording that
+fits several agencies ("DHS", "federal agent") is capped below the positive
+threshold, so alone it can only ask for review. The result is positive at 0.8,
+a review between 0.4 and 0.8, negative below; a caller identified by a system
+as another agency (FBI, DEA) turns a positive into a review rather than a flag.
+
+Pure: no I/O, no clock. Built for every call at thousands of events per second:
+calls that name no agency leave after one regex search.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Final
+
+from schemas.events import CallReceived, CallUpdated
+from streams import originator_cues as cues
+from streams.agency_registry import Agency, AgencyRegistry, Listing, Mention, normalise_phone
+
+POSITIVE_AT: Final = 0.8
+REVIEW_AT: Final = 0.4
+
+# Signal weights: how far one signal alone moves the decision.
+W_AGENCY_TYPE: Final = 0.95
+W_PHONE: Final = 0.9
+W_EMAIL: Final = 0.9
+W_STATED: Final = 0.9
+W_NAME_TITLED: Final = 0.85  # "SA SMITH HSI", or a distinctive name in the name field
+W_NAME_ANNOTATED: Final = 0.8  # "DOE, JANE (ICE)", or the field is just "ICE"
+W_NAME_SURNAME: Final = 0.2  # "MING HSI": most likely a person's name
+W_IDENTITY: Final = 0.85  # narrative: "ICE AGENT REQ ASSIST"
+W_IDENTITY_LATER: Final = 0.8  # narrative: "ICE AGENTS ... , REQ UNITS"
+W_DISPUTED: Final = 0.5  # narrative identity with a doubt on it ("claims to be")
+W_MENTION_NAME: Final = 0.45  # narrative names it, nothing says who is calling
+W_MENTION_SHORT: Final = 0.3  # a bare "ICE": too often not the agency
+W_MENTION_GENERIC: Final = 0.2  # a bare "immigration", "federal agency"
+W_NARRATIVE_PHONE: Final = 0.6  # a registered number written in the narrative
+# Wording that fits several agencies can never flag a call by itself.
+CAP_AMBIGUOUS: Final = 0.6
+CAP_AMBIGUOUS_GENERIC: Final = 0.5
+
+_STRUCTURED: Final = frozenset(
+    {"agency_type", "phone", "callback_number", "email_domain", "stated_agency", "caller_name"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OriginatorSignals:
+    """What dispatch recorded about who is calling; every field may be missing."""
+
+    caller_name: str | None = None
+    caller_agency: str | None = None
+    agency_type: str | None = None  # NENA agency type code, e.g. police.federal.ice
+    phone: str | None = None
+    email: str | None = None
+    callback_number: str | None = None
+    narrative: str | None = None
+    call_type: str | None = None  # read like narrative: "ASSIST ICE" is a call type too
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    signal: str  # which input: agency_type, phone, stated_agency, narrative, ...
+    matched: str  # the text or value that matched
+    detail: str  # what it was taken to mean, and its weight
+
+    def line(self) -> str:
+        return f"{self.signal}: {self.matched!r}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class OriginatorDecision:
+    immigration_agency: bool
+    agency: str | None  # canonical id: ICE, CBP, USCIS; None if unknown or not one
+    confidence: float  # 0..1 that the originator is a federal immigration agency
+    review: bool  # undecided: a person should look (immigration_agency is then False)
+    evidence: tuple[Evidence, ...]
+    component: str | None = None  # ERO, HSI, USBP, OFO, ... when known
+
+    def evidence_lines(self) -> tuple[str, ...]:
+        return tuple(e.line() for e in self.evidence)
+
+
+NOTHING: Final = OriginatorDecision(False, None, 0.0, False, ())
+
+
+def signals_from_event(event: CallReceived | CallUpdated) -> OriginatorSignals:
+    if isinstance(event, CallUpdated):
+        return OriginatorSignals(narrative=event.narrative, call_type=event.call_type)
+    caller = event.caller
+    return OriginatorSignals(
+        caller_name=caller.name,
+        caller_agency=caller.agency,
+        agency_type=caller.agency_type,
+        phone=caller.phone,
+        email=caller.email,
+        callback_number=caller.callback_number,
+        narrative=event.narrative,
+        call_type=event.call_type,
+    )
+
+
+def classify_event(
+    event: CallReceived | CallUpdated, registry: AgencyRegistry
+) -> OriginatorDecision:
+    return classify_originator(signals_from_event(event), registry)
+
+
+def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) -> OriginatorDecision:
+    tally = _Tally()
+    if signals.agency_type:
+        hit = registry.by_agency_type(signals.agency_type)
+        if hit is not None:
+            tally.listed("agency_type", signals.agency_type, hit, W_AGENCY_TYPE)
+    for signal, number in (("phone", signals.phone), ("callback_number", signals.callback_number)):
+        if number:
+            hit = registry.by_phone(number)
+            if hit is not None:
+                tally.listed(signal, number, hit, W_PHONE)
+    if signals.email:
+        hit = registry.by_email(signals.email)
+        if hit is not None:
+            tally.listed("email_domain", signals.email, hit, W_EMAIL)
+    if signals.caller_agency:
+        _read_stated_agency(signals.caller_agency, registry, tally)
+    if signals.caller_name:
+        _read_caller_name(signals.caller_name, registry, tally)
+    if signals.call_type:
+        _read_narrative(signals.call_type, registry, tally, "call_type")
+    if signals.narrative:
+        _read_narrative(signals.narrative, registry, tally, "narrative")
+    return tally.decide() if tally.evidence else NOTHING
+
+
+# ----------------------------------------------------------------- structured
+
+
+def _read_stated_agency(text: str, registry: AgencyRegistry, tally: _Tally) -> None:
+    upper = text.upper()
+    if registry.any_trigger is None or registry.any_trigger.search(upper) is None:
+        return
+    for mention in registry.mentions(upper):
+        if not _false_friend(upper, mention, registry, tally, "stated_agency"):
+            tally.mentioned("stated_agency", mention, upper, W_STATED, "the caller's stated agency")
+
+
+def _read_caller_name(text: str, registry: AgencyRegistry, tally: _Tally) -> None:
+    upper = text.upper()
+    if registry.any_trigger is None or registry.any_trigger.search(upper) is None:
+        return
+    for mention in registry.mentions(upper):
+        if _false_friend(upper, mention, registry, tally, "caller_name"):
+            continue
+        if mention.term.distinctive or cues.NAME_FIELD_TITLE.search(upper):
+            tally.mentioned(
+                "caller_name", mention, upper, W_NAME_TITLED, "named in the caller field"
+            )
+        elif _annotates(upper, mention):
+            tally.mentioned(
+                "caller_name", mention, upper, W_NAME_ANNOTATED, "the caller field's agency"
+            )
+        else:
+            tally.mentioned(
+                "caller_name", mention, upper, W_NAME_SURNAME, "reads as part of a personal name"
+            )
+
+
+_ANNOTATION_MARKS: Final = "([/-:"
+
+
+def _annotates(upper: str, mention: Mention) -> bool:
+    """Whether the field marks the agency apart from a name: "DOE, JANE (ICE)", "DOE - HSI",
+    "ICE/DOE", or nothing but the agency."""
+    before = upper[: mention.start].rstrip()
+    after = upper[mention.end :].lstrip()
+    if not before.strip(" ()[]-/,.:") and not after.strip(" ()[]-/,.:"):
+        return True
+    if before and before[-1] in _ANNOTATION_MARKS:
+        return True
+    return not before and bool(after) and after[0] in _ANNOTATION_MARKS
+
+
+# ------------------------------------------------------------------ narrative
+
+
+def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: str) -> None:
+    upper = text.upper()
+    for m in cues.PHONE_IN_TEXT.finditer(upper):
+        digits = normalise_phone(m.group())
+        hit = registry.by_phone_digits(digits) if digits else None
+        if hit is not None:
+            tally.listed(f"{signal}_phone", m.group(), hit, W_NARRATIVE_PHONE)
+    trigger = registry.trigger
+    named = trigger is not None and trigger.search(upper) is not None
+    agent_word = "AGENT" in upper or "AGT" in upper
+    if not named and not agent_word:
+        return
+    breaks = [m.start() for m in cues.CLAUSE_BREAK.finditer(upper)]
+    if named:
+        for mention in registry.mentions(upper):
+            if not _false_friend(upper, mention, registry, tally, signal):
+                _judge_mention(upper, mention, breaks, tally, signal)
+    unnamed = registry.unnamed_federal
+    if agent_word and unnamed is not None:
+        for m in cues.GENERIC_AGENT.finditer(upper):
+            _judge_generic_agent(upper, m.start(), m.end(), breaks, unnamed, tally, signal)
+
+
+def _clause(breaks: list[int], start: int, end: int, length: int) -> tuple[int, int]:
+    i = bisect.bisect_left(breaks, start)
+    lo = breaks[i - 1] + 1 if i > 0 else 0
+    j = bisect.bisect_left(breaks, end)
+    hi = breaks[j] if j < len(breaks) else length
+    return lo, hi
+
+
+def _judge_mention(
+    upper: str, mention: Mention, breaks: list[int], tally: _Tally, signal: str
+) -> None:
+    """Decide what one mention in free text says about who is calling."""
+    start, end = mention.start, mention.end
+    lo, hi = _clause(breaks, start, end, len(upper))
+    near = max(lo, start - 160)
+    if cues.THIRD_PARTY.search(upper, near, start) or cues.REPORTED_BY_OTHER.search(
+        upper, near, start
+    ):
+        tally.discounted(signal, mention, upper, lo, hi, "someone else is talking about it")
+        return
+    if cues.OBJECT_OF.search(upper, near, start):
+        tally.discounted(signal, mention, upper, lo, hi, "it is what the text is about")
+        return
+    after = cues.IDENTITY_AFTER.match(upper, end, hi)
+    if cues.REPORTED_BY_CALLER.search(upper, near, start):
+        if after is not None:
+            tally.mentioned(
+                signal,
+                mention,
+                upper,
+                W_DISPUTED,
+                "a caller reports it asking: who is calling?",
+                upper[lo:hi],
+            )
+        else:
+            tally.discounted(signal, mention, upper, lo, hi, "the caller reports it")
+        return
+    if after is not None or cues.IDENTITY_BEFORE.search(upper, near, start):
+        if cues.IMPERSONATION.search(upper, lo, hi):
+            tally.mentioned(
+                signal,
+                mention,
+                upper,
+                W_DISPUTED,
+                "says it is calling, with doubt on it",
+                upper[lo:hi],
+            )
+        else:
+            tally.mentioned(signal, mention, upper, W_IDENTITY, "the caller is", upper[lo:hi])
+        return
+    doubt = cues.IMPERSONATION.search(upper, lo, hi) or cues.CIVILIAN_CONTEXT.search(upper, lo, hi)
+    if doubt is not None:
+        tally.discounted(signal, mention, upper, lo, hi, f"civilian context ({doubt.group()})")
+        return
+    titled = cues.titled(upper, end)
+    if (titled or mention.term.distinctive) and cues.LATER_REQUEST.search(upper, end, hi):
+        tally.mentioned(
+            signal, mention, upper, W_IDENTITY_LATER, "the caller is (asks later)", upper[lo:hi]
+        )
+        return
+    agency = mention.term.agency
+    if agency.generic:
+        weight = W_MENTION_GENERIC
+    elif mention.term.distinctive or titled or agency.kind == "ambiguous":
+        weight = W_MENTION_NAME
+    else:
+        weight = W_MENTION_SHORT
+    tally.mentioned(signal, mention, upper, weight, "mentioned; nothing says who is calling")
+
+
+def _judge_generic_agent(
+    upper: str, start: int, end: int, breaks: list[int], federal: Agency, tally: _Tally, signal: str
+) -> None:
+    lo, hi = _clause(breaks, start, end, len(upper))
+    if cues.THIRD_PARTY.search(upper, max(lo, start - 160), end):
+        return
+    matched = upper[start:end].strip()
+    doubt = cues.IMPERSONATION.search(upper, lo, hi)
+    detail = "an agent, no agency named" + (" (with doubt on it)" if doubt else "")
+    tally.add(signal, federal, None, W_DISPUTED, matched, detail)
+
+
+def _false_friend(
+    upper: str, mention: Mention, registry: AgencyRegistry, tally: _Tally, signal: str
+) -> bool:
+    words = registry.false_friend(upper, mention)
+    if words is None:
+        return False
+    tally.evidence.append(
+        Evidence(signal, words, f"not {mention.term.agency.id}: {words!r} means something else")
+    )
+    return True
+
+
+# -------------------------------------------------------------------- scoring
+
+
+class _Tally:
+    """The evidence for one call, and the decision it adds up to."""
+
+    __slots__ = ("ambiguous", "evidence", "immigration", "named", "other_structured")
+
+    def __init__(self) -> None:
+        self.evidence: list[Evidence] = []
+        # signal -> agency -> (weight, component)
+        self.immigration: dict[str, dict[Agency, tuple[float, str | None]]] = {}
+        self.ambiguous: list[tuple[float, Agency]] = []
+        self.named: list[Agency] = []  # agencies identified outright (not merely mentioned)
+        self.other_structured = 0.0  # a system says the caller is some other agency
+
+    def listed(self, signal: str, value: str, hit: Listing, weight: float) -> None:
+        what = hit.agency.id if hit.component is None else f"{hit.agency.id} {hit.component}"
+        self.add(signal, hit.agency, hit.component, weight, value, f"registered to {what}")
+
+    def mentioned(
+        self,
+        signal: str,
+        mention: Mention,
+        upper: str,
+        weight: float,
+        why: str,
+        context: str | None = None,
+    ) -> None:
+        term = mention.term
+        matched = (context if context is not None else upper[mention.start : mention.end]).strip()
+        what = term.agency.id if term.component is None else f"{term.agency.id} {term.component}"
+        self.add(signal, term.agency, term.component, weight, matched, f"{why} {what}")
+
+    def discounted(
+        self, signal: str, mention: Mention, upper: str, lo: int, hi: int, why: str
+    ) -> None:
+        self.evidence.append(
+            Evidence(
+                signal,
+                upper[lo:hi].strip(),
+                f"{mention.term.agency.id} mentioned, not the caller: {why}",
+            )
+        )
+
+    def add(
+        self,
+        signal: str,
+        agency: Agency,
+        component: str | None,
+        weight: float,
+        matched: str,
+        detail: str,
+    ) -> None:
+        kind = agency.kind
+        if kind == "ambiguous":
+            weight = min(weight, CAP_AMBIGUOUS_GENERIC if agency.generic else CAP_AMBIGUOUS)
+        if kind == "other":
+            detail = f"{detail}: {agency.name} is never flagged"
+            if signal in _STRUCTURED:
+                self.other_structured = max(self.other_structured, weight)
+        self.evidence.append(Evidence(signal, matched, f"{detail} (weight {weight:.2f})"))
+        if weight >= W_IDENTITY_LATER and not agency.generic:
+            self.named.append(agency)
+        if kind == "immigration":
+            by_agency = self.immigration.setdefault(signal, {})
+            held = by_agency.get(agency)
+            if held is None or weight > held[0]:
+                by_agency[agency] = (weight, component or (held[1] if held else None))
+        elif kind == "ambiguous":
+            self.ambiguous.append((weight, agency))
+
+    def decide(self) -> OriginatorDecision:
+        doubt_free = 1.0
+        # Specific agencies only: "immigration officer" flags a call but names no agency.
+        per_agency: dict[str, float] = {}
+        components: dict[str, tuple[float, str]] = {}
+        for by_agency in self.immigration.values():
+            doubt_free *= 1.0 - max(w for w, _ in by_agency.values())
+            for candidate, (weight, part) in by_agency.items():
+                if candidate.generic:
+                    continue
+                key = candidate.id
+                per_agency[key] = 1.0 - (1.0 - per_agency.get(key, 0.0)) * (1.0 - weight)
+                if part is not None and weight > components.get(key, (0.0, ""))[0]:
+                    components[key] = (weight, part)
+        ambiguous = max((w for w, a in self.ambiguous if not self._settled(a)), default=0.0)
+        confidence = 1.0 - doubt_free * (1.0 - ambiguous)
+        evidence = self.evidence
+        if self.other_structured >= POSITIVE_AT and confidence >= REVIEW_AT:
+            confidence = min(confidence, POSITIVE_AT - 0.01)
+            evidence.append(
+                Evidence("conflict", "", "a system names another agency as the caller: review")
+            )
+        positive = confidence >= POSITIVE_AT
+        review = not positive and confidence >= REVIEW_AT
+        agency: str | None = None
+        component: str | None = None
+        if (positive or review) and per_agency:
+            agency = max(per_agency, key=per_agency.__getitem__)
+            component = components.get(agency, (0.0, None))[1]
+        return OriginatorDecision(
+            positive, agency, round(confidence, 3), review, tuple(evidence), component
+        )
+
+    def _settled(self, ambiguous: Agency) -> bool:
+        """Naming the agency outright makes "federal agent" or "DHS" moot."""
+        if ambiguous.generic:
+            return bool(self.named)
+        return any(a.parent == ambiguous.id and a.kind == "other" for a in self.named)

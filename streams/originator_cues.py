@@ -1,0 +1,201 @@
+"""The phrases that tell who is speaking when dispatch text mentions an agency.
+
+A narrative that names ICE is usually *not* a call from ICE: it is a resident
+afraid of a raid, a scam, or an officer reading a detainer off NCIC. What decides
+is the wording around the mention, in the same clause:
+
+- identity: the caller *is* the agency: "ICE AGENT REQ ...", "HSI SA SMITH ON
+  LINE 3", "caller states she is with ...", "AGENTS WITH ICE ASKING FOR UNITS",
+  "ASSIST ICE";
+- third party: someone else is talking about it: "NEIGHBOR SAYS ICE TOOK ...",
+  "CALLER REPORTS MAN CLAIMING TO BE ICE";
+- civilian context: fear, detainers, NCIC hits, raids, protests;
+- impersonation: "claims to be", "fake", "scam".
+
+All patterns run on upper-cased text, compiled once. "Before" patterns end in
+``$`` and are searched with ``endpos`` at the mention, so nothing is sliced.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# Who an agency caller is: "SA", "AGENT", "DEPORTATION OFFICER", "DUTY DESK", ...
+TITLE: Final = (
+    r"(?:SUPERVISORY\s+SPECIAL\s+AGENTS?|SPECIAL\s+AGENTS?|SSA|SA|S/A|AGENTS?|AGTS?"
+    r"|DEPORTATION\s+OFFICERS?|SDDO|DO|OFFICERS?|OFCS?|OFFS?|SUPERVISORS?|SUPVS?|SGT"
+    r"|INVESTIGATORS?|INSPECTORS?|TFOS?|TASK\s+FORCE(?:\s+OFFICERS?)?|TEAMS?|UNITS?"
+    r"|OFFICE|DESK|DUTY\s+(?:AGENT|OFFICER|DESK)|PERSONNEL|EMPLOYEES?|REPS?"
+    r"|REPRESENTATIVES?|ANALYSTS?|FIELD\s+OFFICE|COMMAND\s+CENTER|OPS\s+CENTER)"
+)
+_TITLE_RE: Final = re.compile(rf"[ \t/\-,:]*{TITLE}\b")
+
+# A surname after a title: one or two words, but never a verb or a little word.
+_NAME_WORD: Final = (
+    r"(?!(?:ON|AT|IN|TO|THE|AND|OR|IS|ARE|WAS|WERE|HAS|HAVE|NOT|FOR|FROM|WITH|OF|BY)\b)"
+    r"(?![A-Z]+ING\b)[A-Z][A-Z'\-]*\.?"
+)
+
+# What an agency caller does in the words right after naming itself.
+_VERB: Final = (
+    r"(?:REQ\w*|RQST\w*|ASK\w*|NEED\w*|WANT\w*|WOULD\s+LIKE|CALL(?:ING|ED|S)?"
+    r"|ON\s+(?:THE\s+)?(?:LINE|LN|PHONE|HOLD|SCENE)|ADV\w*|STATE[SD]?|STATING|SAYS|SAID"
+    r"|REPORT(?:S|ING|ED)?|IN\s+PURSUIT|PURSUING|FOLLOWING|CHASING|TRAILING|SURVEILLING"
+    r"|WATCHING|CONDUCTING|SERVING|EXECUTING|ATTEMPTING|TRYING|OS|ARRIVED|EN\s*ROUTE"
+    r"|STAGING|STAGED|RELEASING|TRANSPORTING|LOOKING\s+FOR|HOLDING|NOTIFYING|INJURED|HURT"
+    r"|(?:IS|ARE)\s+(?:REQ\w*|ASKING|CALLING|HOLDING|ON\s+(?:THE\s+)?(?:LINE|SCENE))"
+    r"|HA(?:S|VE)\s+(?:A\s+|AN\s+|ONE\s+|TWO\s+|\d\s+)?(?:SUBJ\w*|SUSPECTS?|MALES?"
+    r"|FEMALES?|PRISONERS?|DETAINEES?|TARGETS?|VEH\w*|INFO\w*|WARRANTS?|A\s+WARRANT)"
+    r"|10-?\d{1,2}|CB|CALLBACK|CALL\s+BACK)\b"
+)
+
+# "ICE AGENT SMITH REQ ...", "HSI SA J DOE ON LINE 3", "ICE REQ BACKUP": right after the name.
+IDENTITY_AFTER: Final = re.compile(
+    rf"(?:[ \t/\-,:]*{TITLE}(?:\s+{_NAME_WORD}){{0,2}}?)?[ \t,:\-]*(?:\(\w+\)\s*)?{_VERB}"
+)
+
+# A request later in the same clause, after "<agency> <title>":
+# "ICE AGENTS CONDUCTED A STOP ON 2 MALES, REQ LMPD UNITS".
+LATER_REQUEST: Final = re.compile(
+    r"\b(?:REQ\w*|RQST\w*|ASKING\s+(?:FOR|IF\s+LMPD|LMPD|THAT)|NEEDS?\s+(?:ASSIST\w*|BACK\s*UP"
+    r"|UNITS?|HELP|OFFICERS?|A\s+CAR|CARS)|WANTS?\s+(?:ASSIST\w*|BACK\s*UP|UNITS?|LMPD|A\s+CAR)"
+    r"|CALL\s+(?:HIM|HER|THEM)\b)"
+)
+
+_SPEAKER: Final = r"(?:CALLER|RP|COMPL\w*|CALLING\s+PARTY|REPORTING\s+PARTY|HE|SHE|THEY|I)"
+_SAYS: Final = (
+    r"(?:STATES|SAYS|ADVISES|ADV|ADVISED|STATED|SAID|IDENTIFIES|IDENTIFIED|ID'?D)"
+    r"(?:\s+(?:HIMSELF|HERSELF|THEMSELVES|SELF))?"
+)
+
+# Just before the name: the caller says who they are, or dispatch typed who called.
+IDENTITY_BEFORE: Final = re.compile(
+    r"(?:"
+    # "CALLER STATES SHE IS WITH", "RP IS AN AGENT WITH THE", "CALLER IS", "IDENTIFIED AS"
+    rf"(?<![A-Z0-9]){_SPEAKER}\s+(?:{_SAYS}\s+(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+)?)?"
+    r"(?:IS|ARE|AM|WAS|AS)\s+(?:AN?\s+|THE\s+)?"
+    r"(?:(?:(?:SPECIAL|FEDERAL|FED)\s+)?(?:AGENTS?|AGTS?|OFFICERS?|OFCS?|INVESTIGATORS?"
+    r"|EMPLOYEES?|SUPERVISORS?)\s+)?(?:(?:WITH|FROM|W/|OF|FOR)\s+)?"
+    # "CALLER STATES SHE WORKS FOR", "HE WORKS WITH"
+    rf"|(?<![A-Z0-9]){_SPEAKER}\s+(?:{_SAYS}\s+(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+)?)?"
+    r"WORKS?\s+(?:FOR|WITH|AT)\s+"
+    # "AGENTS WITH", "SA SMITH FROM", "WOMAN FROM", "CALLER W/"
+    rf"|(?<![A-Z0-9]){TITLE}(?:\s+{_NAME_WORD}){{0,2}}?\s+(?:WITH|FROM|W/|OF)\s+"
+    r"|(?<![A-Z0-9])(?:WOMAN|MAN|FEMALE|MALE|SOMEONE|PARTY|CALLER|RP)\s+(?:WITH|FROM|W/)\s+"
+    # dispatch's own shorthand: "ASSIST ICE", "MEET OTHER AGENCY - ICE", "CALL FROM CBP"
+    r"|(?<![A-Z0-9])(?:ASSIST|ASST|ASSISTANCE\s+(?:TO|FOR)|MEET(?:\s+WITH)?|BACK\s*UP\s+FOR"
+    r"|REQ(?:UEST)?(?:ED)?\s+BY|RQSTD\s+BY|CALL(?:\s+IN)?\s+FROM|CALLED\s+BY|(?:PHONE\s+)?CALL\s+FROM"
+    r"|ON\s+BEHALF\s+OF|LINE\s+\d+\s*[-:]?|CB\s+TO|CALLBACK\s+TO|CALL\s+BACK\s+TO)\s+"
+    r"(?:(?:THE\s+)?(?:FEDERAL|FED|OTHER|OUTSIDE)?\s*AGENCY\s*[-/:,]?\s*)?"
+    r")(?:THE\s+)?(?:US\s+|U\.S\.\s+)?$"
+)
+
+# A civilian reporting *about* the agency: it comes straight after their verb.
+REPORTED_BY_CALLER: Final = re.compile(
+    r"(?<![A-Z0-9])(?:CALLER|RP|COMPL\w*|CALLING\s+PARTY|REPORTING\s+PARTY)\s+(?:IS\s+)?"
+    r"(?:REPORT\w*|STATES|STATED|SAYS|SAID|ADV\w*|SEES|SAW|OBSERVED|OBSERVES|HEARD|BELIEVES"
+    r"|THINKS|CLAIMS|COMPLAIN\w*|ASKS|ASKED|ASKING)\s+(?:THAT\s+)?(?:THERE\s+(?:IS|ARE)\s+)?"
+    r"(?:AN?\s+|THE\s+|SOME\s+|SEVERAL\s+|TWO\s+|\d\s+)?(?:US\s+)?$"
+)
+REPORTED_BY_OTHER: Final = re.compile(
+    r"(?<![A-Z0-9])(?:NEIGHBOR\w*|WITNESS\w*|CITIZEN|RESIDENT|TENANT|MANAGER|EMPLOYEE|CLERK"
+    r"|TEACHER|PRINCIPAL|MOTHER|FATHER|MOM|DAD|WIFE|HUSBAND|SISTER|BROTHER|DAUGHTER|SON"
+    r"|FRIEND|GIRLFRIEND|BOYFRIEND|VICTIM|VICT|WOMAN|MAN|FEMALE|MALE|LADY|GUY|FAMILY"
+    r"|RELATIVE|COWORKER|CO-WORKER|PASTOR|LANDLORD)S?\s+(?:IS\s+)?(?:REPORT\w*|STATES|STATED"
+    r"|SAYS|SAID|ADV\w*|SEES|SAW|OBSERVED|HEARD|BELIEVES|THINKS|CLAIMS|TOLD\s+(?:CALLER|RP)"
+    r"|ASKS|ASKED|ASKING)\s+(?:THAT\s+)?(?:THERE\s+(?:IS|ARE)\s+)?"
+    r"(?:AN?\s+|THE\s+|SOME\s+|SEVERAL\s+|TWO\s+|\d\s+)?(?:US\s+)?$"
+)
+
+# The agency is the object of someone else's doing: "PICKED UP BY ICE", "REPORT HIM
+# TO ICE", "AFRAID OF ICE", "PROTEST AGAINST ICE", "LANDLORD CALLED ICE".
+OBJECT_OF: Final = re.compile(
+    r"(?<![A-Z0-9])(?:(?:TAKEN|TOOK|DETAINED|ARRESTED|PICKED\s+UP|DEPORTED|HELD|QUESTIONED"
+    r"|STOPPED|RAIDED|HARASSED|THREATENED|VISITED|HUNTED|TARGETED|WANTED)\s+BY"
+    r"|(?:REPORT\w*|TURN\w*(?:\s+\w+)?\s+IN|SNITCH\w*|REFER\w*)(?:\s+(?:HIM|HER|THEM|ME|US))?\s+TO"
+    r"|(?:AFRAID|SCARED|FEAR\w*|TERRIFIED|WARY|CONCERNED|WORRIED)\s+(?:OF|ABOUT)"
+    r"|ABOUT|AGAINST|ABOLISH|CALL(?:ED|S|ING)?|WILL\s+CALL|TO\s+CALL|CONTACT(?:ED|ING)?|NOTIFY"
+    r"|NOTIFIED|HIDING\s+FROM|RUNNING\s+FROM|RAN\s+FROM|FLED\s+FROM"
+    # "OFC REQ CALL FROM ICE": what is asked for, not who is asking
+    r"|REQ\w*\s+(?:A\s+)?(?:CALL|CALLBACK|CALL\s+BACK|CONTACT|RESPONSE|INFO\w*)\s+FROM"
+    r")\s+(?:THE\s+)?(?:US\s+)?$"
+)
+
+# Earlier in the clause, the caller reports another person, who is the one
+# mentioning the agency: "CALLER REPORTS MAN AT DOOR SAYING HE IS WITH ICE".
+THIRD_PARTY: Final = re.compile(
+    r"(?<![A-Z0-9])(?:CALLER|RP|COMPL\w*|NEIGHBOR\w*|WITNESS\w*|OFC|OFCR|OFFICER|UNIT|SGT|DET"
+    r"|DEPUTY|LMDC|JAIL)\s+(?:IS\s+)?"
+    r"(?:REPORT\w*|STATES|SAYS|ADV\w*|SEES|SAW|OBSERVED|COMPLAIN\w*)\s+(?:OF\s+)?(?:THAT\s+)?"
+    r"(?:THERE\s+(?:IS|ARE|WAS|WERE)\s+)?(?:AN?\s+|TWO\s+|\d\s+|SEVERAL\s+|SOME\s+)?"
+    r"(?:UNK\w*\s+|SUSP\w*\s+|STRANGE\s+|W/M\s+|B/M\s+|H/M\s+)?"
+    r"(?:MAN|MEN|MALES?|FEMALES?|WOMAN|WOMEN|SUBJ\w*|SOMEONE|PEOPLE|PERSONS?|GUYS?"
+    r"|INDIVIDUALS?|PARTY|PARTIES|CALLERS?|VEH\w*|CAR|TRUCK|VAN)\b"
+    # ("MALE CALLER SAYS HE IS WITH ICE" is the caller, not a third party)
+    r"|(?<![A-Z0-9])(?:MAN|MEN|MALES?|FEMALES?|WOMAN|WOMEN|SUBJ\w*|SOMEONE|PEOPLE|PERSONS?"
+    r"|GUYS?|INDIVIDUALS?)\b(?!\s+(?:CALLER|RP|COMPL))[^;.!?\n|]{0,60}?\b(?:SAYING|SAID"
+    r"|STATING|STATED|CLAIM\w*|WHO\s+SA(?:YS|ID)|POSING|PRETEND\w*|IDENTIFYING|IDENTIFIED)\b"
+    # a suspect is a third party whatever the verb; "MALE STATES ..." is often the caller
+    r"|(?<![A-Z0-9])(?:SUBJ\w*|SUSP\w*)\s+(?:STATES|SAYS|ADVISES|ADV)\b"
+)
+
+# Someone pretending, or a call nobody could verify.
+IMPERSONATION: Final = re.compile(
+    r"\b(?:CLAIM(?:S|ED|ING)?|IMPERSONAT\w*|POS(?:ING|ED|ES|E)\s+AS|PRETEND\w*|FAKE|FALSE(?:LY)?"
+    r"|BOGUS|SCAM\w*|FRAUD\w*|DEMAND\w*\s+(?:MONEY|PAYMENT|CASH|GIFT|BITCOIN|PAY)|GIFT\s*CARDS?"
+    r"|EXTORT\w*|WIRE\s+MONEY|(?:COULD|CAN)\s*(?:NOT|N'?T)\s+VERIFY|UNABLE\s+TO\s+VERIFY"
+    r"|UNVERIFIED|NOT\s+(?:A\s+)?REAL)\b"
+)
+
+# Talk about the agency by people who are not it.
+CIVILIAN_CONTEXT: Final = re.compile(
+    r"\b(?:AFRAID|SCARED|FEAR\w*|WORRIED|TERRIFIED|NERVOUS|PANIC\w*|THREAT\w*|INTIMIDAT\w*"
+    r"|(?:WILL|GOING\s+TO|GONNA|TO)\s+CALL\b|REPORT(?:ED)?\s+(?:HIM|HER|THEM|ME|US)\b"
+    r"|TURN(?:ED)?\s+(?:HIM|HER|THEM|ME|US)\s+IN|TOOK\s+(?:MY|HER|HIS|THEIR|OUR|HIM|THEM)\b"
+    r"|(?:WAS|WERE|GOT|BEEN|BEING|GETTING)\s+(?:TAKEN|DETAINED|ARRESTED|PICKED\s+UP|DEPORTED)"
+    r"|(?:TAKEN|DETAINED|ARRESTED|PICKED\s+UP)\s+BY|DEPORT(?:ED|ATION|ING)?|RAID\w*"
+    r"|(?:MY|OUR)\s+(?:HOUSE|DOOR|HOME|APT|APARTMENT|WORK|JOB|STREET|NEIGHBORHOOD)"
+    r"|(?:MY|HER|HIS|THEIR|OUR)\s+(?:HUSBAND|WIFE|SON|DAUGHTER|MOTHER|FATHER|MOM|DAD|BROTHER"
+    r"|SISTER|UNCLE|AUNT|COUSIN|BOYFRIEND|GIRLFRIEND|FAMILY|CHILD\w*|KIDS?|PARENTS?|NEPHEW"
+    r"|NIECE|RELATIVES?|FIANCE\w*|PARTNER|NEIGHBOR\w*|FRIENDS?)\b"
+    r"|RUMOU?R\w*|HEARD\s+(?:THAT|ABOUT|RUMOU?RS?)|ASKING\s+(?:IF|WHETHER|ABOUT|WHY|WHERE|WHAT|HOW)"
+    r"|WANTS\s+TO\s+KNOW|INQUIR\w*|PROTEST\w*|RALLY|MARCH\w*|DEMONSTRAT\w*|VIGIL"
+    r"|DETAINER|NCIC|HIT\s+(?:FOR|ON|RETURNED)|RETURNED\s+(?:AN?\s+)?HIT|WARRANT\s+CHECK"
+    r"|RAN\s+(?:SUBJ\w*|PLATE|TAG|NAME|HIM|HER|THEM)|(?:IMMIGRATION|ICE)\s+HOLD|LAWYER|ATTORNEY"
+    r"|NEWS|REPORTER|MEDIA|DRILL|EXERCISE|SEMINAR|CONFERENCE|WEARING|SIGNS?|FLYERS?|GRAFFITI)\b"
+)
+
+# "caller says he is an agent" with no agency named: an ambiguous caller. Not
+# "an agent with State Farm", not "an insurance agent".
+GENERIC_AGENT: Final = re.compile(
+    rf"(?<![A-Z0-9])(?:CALLER|RP|COMPL\w*|CALLING\s+PARTY|REPORTING\s+PARTY)\s+"
+    rf"(?:(?:{_SAYS}|CLAIMS|CLAIMED)\s+(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+)?)?"
+    r"(?:IS|ARE|WAS|AS|TO\s+BE)\s+(?:AN?\s+)?(?:(?:FEDERAL|FED|SPECIAL|GOVT|GOVERNMENT"
+    r"|LAW\s+ENFORCEMENT)\s+)?AGENTS?\b(?!\s+(?:WITH|FROM|FOR|OF|AT|W/)\b)"
+    # "AGENT JONES ON LINE 2 REQ ..." opening a clause
+    rf"|(?:^|(?<=[;!?\n|])|(?<=[;!?\n|.]\s))\s*(?:\d+\s+)?(?:AGENTS?|AGTS?)"
+    rf"(?:\s+{_NAME_WORD}){{0,2}}?[ \t,:\-]*{_VERB}",
+    re.MULTILINE,
+)
+
+# Clause boundaries. A full stop ends a clause only after a word, so "U.S. ICE"
+# and "I.C.E." stay whole.
+CLAUSE_BREAK: Final = re.compile(r"[;!?\n|]|(?<=[A-Z0-9]{2})\.(?=\s|$)")
+
+# Phone numbers written in narratives: "CB 502-555-0140", "(502) 555 0140".
+# Starts on a character class, so the regex engine can skip ahead cheaply; a
+# leading country code 1 is left out of the match, normalisation drops it anyway.
+PHONE_IN_TEXT: Final = re.compile(r"[(\d]\d{2,3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
+
+
+def titled(upper: str, end: int) -> bool:
+    """Whether a title ("AGENT", "SA", "OFFICERS") follows the name ending at ``end``."""
+    return _TITLE_RE.match(upper, end) is not None
+
+
+# A caller-name field that says what the caller is: "SA SMITH HSI", "JONES (ICE AGENT)".
+NAME_FIELD_TITLE: Final = re.compile(
+    r"(?<![A-Z0-9])(?:SUPERVISORY\s+SPECIAL\s+AGENT|SPECIAL\s+AGENT|SSA|SA|S/A|AGENTS?|AGT"
+    r"|DEPORTATION\s+OFFICER|DO|SDDO|TFO)(?![A-Z0-9])"
+)
