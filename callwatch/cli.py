@@ -139,6 +139,9 @@ def _register_tools() -> None:
     """Commands whose modules import adapters and clients: registered, imported lazily by typer."""
     from callwatch.commands.classify import classify_command
     from callwatch.commands.convert import convert_command
+    from callwatch.commands.publish import publish_command
+    from callwatch.commands.replay import replay_command
+    from callwatch.commands.simulate import simulate_command
 
     app.command(
         "convert", help="Convert a CAD export, EIDO documents or JSON lines to canonical events."
@@ -147,6 +150,11 @@ def _register_tools() -> None:
         "classify",
         help="Classify originators from JSON lines on stdin (or --evaluate a labelled corpus).",
     )(classify_command)
+    app.command("simulate", help="Generate a realistic dispatch stream with planted violations.")(
+        simulate_command
+    )
+    app.command("publish", help="Send any supported input to Kafka's raw topic.")(publish_command)
+    app.command("replay", help="Play a historical file at N times real speed.")(replay_command)
 
 
 _register_tools()

@@ -89,7 +89,7 @@ def test_label_names_are_bounded() -> None:
 
 def test_fixed_label_sets_are_initialised_at_zero() -> None:
     # increase() cannot see a counter's first step if the series starts at 1.
-    assert set(metrics.DEAD_LETTER_REASONS) == {*REJECT_REASONS, "index_failure"}
+    assert set(metrics.DEAD_LETTER_REASONS) == {*REJECT_REASONS, "late_after_eviction", "index_failure"}
     for reason in metrics.DEAD_LETTER_REASONS:
         assert value("callwatch_dead_letters_total", reason=reason) >= 0
     for stage in ("ingest", "engine", "indexer", "alerter"):
