@@ -60,9 +60,7 @@ class EventClock:
             candidate = min(self._latest.values())
         else:
             wall = self._wall()
-            flowing = [
-                t for p, t in self._latest.items() if wall - self._seen_at[p] < self.idle_ms
-            ]
+            flowing = [t for p, t in self._latest.items() if wall - self._seen_at[p] < self.idle_ms]
             if flowing:
                 candidate = min(flowing)
             else:  # all quiet: let time pass from the latest event at wall-clock pace
