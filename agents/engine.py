@@ -21,7 +21,7 @@ from callwatch.bootstrap import Components
 from streams.codec import Rejected, decode
 from streams.engine.deadlines import DeadlineQueue
 from streams.engine.facts import to_millis
-from streams.engine.records import call_record, finding_record
+from streams.engine.records import alert_intent, call_record, finding_record
 from streams.engine.state import Step, dump_state, load_state
 
 BATCH = 500
@@ -45,6 +45,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     events_topic = app.topic(topics.events, value_serializer="raw", key_serializer="raw")
     calls_topic = app.topic(topics.calls, value_serializer="raw", key_serializer="raw")
     findings_topic = app.topic(topics.findings, value_serializer="raw", key_serializer="raw")
+    alerts_topic = app.topic(topics.alerts, value_serializer="raw", key_serializer="raw")
     deadletter_topic = app.topic(topics.deadletter, value_serializer="raw", key_serializer="raw")
     # use_partitioner: the changelog partition is chosen by key hash, exactly as
     # the events topic was partitioned (both keyed by call id), instead of from
@@ -75,6 +76,9 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         for change in step.changes:
             record = finding_record(change, policy)
             await findings_topic.send(key=key, value=orjson.dumps(record))
+            intent = alert_intent(change, policy)
+            if intent is not None:
+                await alerts_topic.send(key=key, value=orjson.dumps(intent))
             status = _COUNTED_TRANSITIONS.get(change.transition)
             if status is not None:
                 metrics.finding(change.rule.id, change.rule.severity, status)

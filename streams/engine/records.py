@@ -62,3 +62,54 @@ def call_record(state: CallState) -> dict[str, Any]:
         "rules": {rule: f.status for rule, f in state.findings.items()},
         "open_findings": sum(1 for f in state.findings.values() if f.status == "open"),
     }
+
+
+# Which finding transitions a supervisor hears about, and as what.
+_ALERT_STATE = {
+    "opened": "firing",
+    "reopened": "firing",
+    "resolved": "resolved",
+    "retracted": "resolved",
+}
+
+
+def alert_intent(change: FindingChange, policy: Policy) -> dict[str, Any] | None:
+    """What the alerter should deliver for this change, or None (e.g. an 'updated').
+
+    ``dedup_key`` is the finding id: one alert per (call, rule), however often
+    events repeat; ``alert_id`` names this particular message (its state and the
+    finding's revision), so a redelivered intent is recognised as already sent.
+    """
+    state = _ALERT_STATE.get(change.transition)
+    if state is None:
+        return None
+    if change.transition == "opened" and change.finding.status == "resolved":
+        state = "resolved"  # found already cured: tell, but do not page
+    record = finding_record(change, policy)
+    dedup_key = record["finding_id"]
+    return {
+        "alert_id": f"{dedup_key}#{state}#{record['revision']}",
+        "dedup_key": dedup_key,
+        "state": state,
+        "withdrawn": change.transition == "retracted",
+        **{
+            k: record[k]
+            for k in (
+                "call_id",
+                "rule",
+                "clause",
+                "clause_text",
+                "summary",
+                "severity",
+                "policy",
+                "policy_version",
+                "status",
+                "transition",
+                "violation_at",
+                "resolved_at",
+                "detail",
+                "evidence",
+                "agency",
+            )
+        },
+    }
