@@ -18,8 +18,17 @@ from streams.codec import REJECT_REASONS
 # Every label callwatch may use. Anything else, and in particular anything
 # derived from event data, must not appear.
 ALLOWED_LABELS = {
-    "stage", "reason", "agency", "rule", "severity", "status", "channel", "outcome", "kind",
-    "version", "python",  # build info only
+    "stage",
+    "reason",
+    "agency",
+    "rule",
+    "severity",
+    "status",
+    "channel",
+    "outcome",
+    "kind",
+    "version",
+    "python",  # build info only
 }
 FORBIDDEN_LABELS = {"topic", "partition", "call_id", "event_id", "instance", "job", "source"}
 
@@ -89,7 +98,11 @@ def test_label_names_are_bounded() -> None:
 
 def test_fixed_label_sets_are_initialised_at_zero() -> None:
     # increase() cannot see a counter's first step if the series starts at 1.
-    assert set(metrics.DEAD_LETTER_REASONS) == {*REJECT_REASONS, "late_after_eviction", "index_failure"}
+    assert set(metrics.DEAD_LETTER_REASONS) == {
+        *REJECT_REASONS,
+        "late_after_eviction",
+        "index_failure",
+    }
     for reason in metrics.DEAD_LETTER_REASONS:
         assert value("callwatch_dead_letters_total", reason=reason) >= 0
     for stage in ("ingest", "engine", "indexer", "alerter"):
