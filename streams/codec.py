@@ -52,10 +52,12 @@ def decode(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> DispatchEvent | Re
         return Rejected("oversize", f"{len(raw)} bytes exceeds the limit of {max_bytes}")
     try:
         return _decoder.decode(raw)
-    except msgspec.ValidationError as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         return _explain(raw, str(exc))
-    except msgspec.DecodeError as exc:
-        return _explain(raw, str(exc))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # msgspec raises these for invalid UTF-8 inside a string and similar; the
+        # fuzz test found them. Bad input must become a reason, never an exception.
+        return _explain(raw, f"{type(exc).__name__}: {exc}")
 
 
 def _explain(raw: bytes, message: str) -> Rejected:
