@@ -51,7 +51,7 @@ class BulkSink:
         self,
         es: AsyncElasticsearch,
         initial_backoff: float = 0.2,
-        max_backoff: float = 10.0,
+        max_backoff: float = 5.0,
     ) -> None:
         self.es = es
         self.initial_backoff = initial_backoff

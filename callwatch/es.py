@@ -21,7 +21,13 @@ INDICES: Final = {"events": 1, "calls": 1, "findings": 1, "deadletters": 1}
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"hosts": [settings.es_url], "request_timeout": 30}
+    kwargs: dict[str, Any] = {
+        "hosts": [settings.es_url],
+        "request_timeout": 30,
+        # With one node there is nothing to fail over to: try it again soon after
+        # an outage instead of the transport's default backoff of up to 30 s.
+        "max_dead_node_backoff": 2.0,
+    }
     if settings.es_api_key is not None:
         kwargs["api_key"] = settings.es_api_key.get_secret_value()
     elif settings.es_username and settings.es_password is not None:

@@ -65,6 +65,8 @@ class Profile:
 PROFILES: Final = {
     "demo": Profile("demo", 19092, 19093, 19200, 19300),
     "test": Profile("test", 29092, 29093, 29200, 29300),
+    # the fault tests stop and start services: their own, so other tests are untouched
+    "faults": Profile("faults", 39092, 39093, 39200, 39300),
 }
 
 

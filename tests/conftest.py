@@ -44,6 +44,17 @@ def services() -> Iterator[Services]:
         local_services.down("test", report=lambda m: print(f"[services] {m}", file=sys.stderr))
 
 
+@pytest.fixture(scope="session")
+def fault_services() -> Iterator[Services]:
+    """Services the fault tests may stop and start: a profile of their own."""
+    profile = local_services.PROFILES["faults"]
+    already = all(s.healthy() for s in local_services.services("faults"))
+    local_services.up("faults", report=lambda m: print(f"[faults] {m}", file=sys.stderr))
+    yield Services(profile.kafka_bootstrap, profile.es_url)
+    if not already and os.environ.get("CALLWATCH_KEEP_SERVICES") != "1":
+        local_services.down("faults", report=lambda m: print(f"[faults] {m}", file=sys.stderr))
+
+
 @pytest.fixture
 def kafka_bootstrap(services: Services) -> str:
     return services.kafka_bootstrap
