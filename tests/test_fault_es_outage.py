@@ -67,5 +67,6 @@ def test_indexing_survives_an_elasticsearch_outage(
     assert len(ids) == len(set(ids)) == len(sim.events)
     assert set(ids) == {e.event_id for e in sim.events}
     print(
-        f"\nES down {DOWN_SECONDS:.0f}s; all {len(ids)} events indexed {recovery:.1f}s after restart"
+        f"\nES down {DOWN_SECONDS:.0f}s; all {len(ids)} events indexed "
+        f"{recovery:.1f}s after restart"
     )
