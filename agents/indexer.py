@@ -1,9 +1,10 @@
-"""Indexer agent: events, calls, findings and dead letters into Elasticsearch.
+"""Indexer agent: events, calls, findings, dead letters and alert deliveries into Elasticsearch.
 
-Document ids are deterministic (event id, call id, finding id, source offset),
-so redelivery after a crash overwrites instead of duplicating. The agent awaits
-the bulk sink, which holds until Elasticsearch accepts the batch: that is the
-backpressure. Documents Elasticsearch refuses go to the dead-letter index.
+Document ids are deterministic (event id, call id, finding id, source offset,
+delivery record id), so redelivery after a crash overwrites instead of
+duplicating. The agent awaits the bulk sink, which holds until Elasticsearch
+accepts the batch: that is the backpressure. Documents Elasticsearch refuses go
+to the dead-letter index.
 """
 
 from __future__ import annotations
@@ -23,17 +24,22 @@ from callwatch import metrics
 from callwatch.bootstrap import Components
 from streams.codec import Rejected, decode
 from streams.documents import deadletter_document, event_document
+from streams.redaction import scrub
 
 
 def register_indexer(app: faust.App, topics: TopicNames, components: Components) -> None:
     settings = components.settings
     redact = components.redactor
-    index = {name: settings.index(name) for name in ("events", "calls", "findings", "deadletters")}
+    index = {
+        name: settings.index(name)
+        for name in ("events", "calls", "findings", "deadletters", "alerts")
+    }
     source = app.topic(
         topics.events,
         topics.calls,
         topics.findings,
         topics.deadletter,
+        topics.deliveries,
         value_serializer="raw",
         key_serializer="raw",
     )
@@ -53,10 +59,15 @@ def register_indexer(app: faust.App, topics: TopicNames, components: Components)
             return Doc(index["events"], event.event_id, redact.event(event_document(event)))
         if message.topic == topics.calls:
             call = orjson.loads(value)
-            return Doc(index["calls"], call["call_id"], call)
+            return Doc(index["calls"], call["call_id"], redact.call(call))
         if message.topic == topics.findings:
             finding = orjson.loads(value)
             return Doc(index["findings"], finding["finding_id"], redact.finding(finding))
+        if message.topic == topics.deliveries:  # the alerter's record of what it did
+            record = orjson.loads(value)
+            if record.get("comment"):  # a supervisor's free text, scrubbed like narratives
+                record["comment"] = scrub(record["comment"], [])
+            return Doc(index["alerts"], record["record_id"], record)
         headers = {
             str(k): bytes(v).decode("utf-8", "replace")
             for k, v in cast(list[tuple[str, bytes]], message.headers or [])

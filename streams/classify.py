@@ -9,7 +9,9 @@ it can be trusted:
   the caller stated;
 - the caller-name field is nearly as strong when it carries a title or an
   agency annotation ("SA SMITH HSI", "DOE (ICE)"), weak when the short form
-  reads as a surname ("MING HSI");
+  reads as a surname ("MING HSI"); a title with no agency ("SA KIM DOE") adds
+  up with a narrative that writes an immigration agency as the agent's own
+  ("SUBJ IN ICE CUSTODY", "SERVE AT ICE OFFICE", "REQ STOP FOR ICE");
 - the narrative is weakest, and counts only when its wording says the caller
   *is* the agency; a civilian who mentions ICE, an impersonator, an officer
   reading a detainer off NCIC count for nothing (see ``originator_cues``).
@@ -45,6 +47,10 @@ W_STATED: Final = 0.9
 W_NAME_TITLED: Final = 0.85  # "SA SMITH HSI", or a distinctive name in the name field
 W_NAME_ANNOTATED: Final = 0.8  # "DOE, JANE (ICE)", or the field is just "ICE"
 W_NAME_SURNAME: Final = 0.2  # "MING HSI": most likely a person's name
+# "SA KIM DOE" in the caller field, and the narrative writes the agency as the
+# agent's own: "SUBJ IN ICE CUSTODY ... SERVE AT ICE OFFICE". With the narrative's
+# own mention (0.3 at the least) it adds up past POSITIVE_AT.
+W_AGENT_SPEAKS_FOR: Final = 0.75
 W_IDENTITY: Final = 0.85  # narrative: "ICE AGENT REQ ASSIST"
 W_IDENTITY_LATER: Final = 0.8  # narrative: "ICE AGENTS ... , REQ UNITS"
 W_DISPUTED: Final = 0.5  # narrative identity with a doubt on it ("claims to be")
@@ -146,6 +152,8 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
         _read_narrative(signals.call_type, registry, tally, "call_type")
     if signals.narrative:
         _read_narrative(signals.narrative, registry, tally, "narrative")
+    if tally.own and signals.caller_name and not (signals.caller_agency or "").strip():
+        _agent_speaks_for(signals.caller_name, tally)
     return tally.decide() if tally.evidence else NOTHING
 
 
@@ -180,6 +188,21 @@ def _read_caller_name(text: str, registry: AgencyRegistry, tally: _Tally) -> Non
             tally.mentioned(
                 "caller_name", mention, upper, W_NAME_SURNAME, "reads as part of a personal name"
             )
+
+
+def _agent_speaks_for(name: str, tally: _Tally) -> None:
+    """An agent's title in the caller field, and the narrative writes an immigration
+    agency as the agent's own: the agent is with it. Not when the caller stated an
+    agency (checked by the caller), or a system or the narrative says the caller is
+    another agency: an FBI agent may well mention a subject in ICE custody."""
+    title = cues.agent_title(name)
+    if title is None or tally.other_structured > 0.0:
+        return
+    if any(a.kind == "other" for a in tally.named):
+        return
+    for agency, component, context in dict.fromkeys(tally.own):  # once per clause
+        detail = f"an agent ({title} in the caller field); the narrative writes as its own"
+        tally.add("caller_name", agency, component, W_AGENT_SPEAKS_FOR, context, detail)
 
 
 _ANNOTATION_MARKS: Final = "([/-:"
@@ -284,6 +307,8 @@ def _judge_mention(
         )
         return
     agency = mention.term.agency
+    if agency.kind == "immigration" and cues.speaks_for(upper, start, end, lo, hi):
+        tally.own.append((agency, mention.term.component, upper[lo:hi].strip()))
     if agency.generic:
         weight = W_MENTION_GENERIC
     elif mention.term.distinctive or titled or agency.kind == "ambiguous":
@@ -323,7 +348,7 @@ def _false_friend(
 class _Tally:
     """The evidence for one call, and the decision it adds up to."""
 
-    __slots__ = ("ambiguous", "evidence", "immigration", "named", "other_structured")
+    __slots__ = ("ambiguous", "evidence", "immigration", "named", "other_structured", "own")
 
     def __init__(self) -> None:
         self.evidence: list[Evidence] = []
@@ -332,6 +357,8 @@ class _Tally:
         self.ambiguous: list[tuple[float, Agency]] = []
         self.named: list[Agency] = []  # agencies identified outright (not merely mentioned)
         self.other_structured = 0.0  # a system says the caller is some other agency
+        # agencies the narrative writes as the caller's own, should the caller be an agent
+        self.own: list[tuple[Agency, str | None, str]] = []
 
     def listed(self, signal: str, value: str, hit: Listing, weight: float) -> None:
         what = hit.agency.id if hit.component is None else f"{hit.agency.id} {hit.component}"

@@ -10,7 +10,10 @@ is the wording around the mention, in the same clause:
 - third party: someone else is talking about it: "NEIGHBOR SAYS ICE TOOK ...",
   "CALLER REPORTS MAN CLAIMING TO BE ICE";
 - civilian context: fear, detainers, NCIC hits, raids, protests;
-- impersonation: "claims to be", "fake", "scam".
+- impersonation: "claims to be", "fake", "scam";
+- the agent's own: with an agent's title in the caller-name field ("SA KIM DOE"),
+  wording that makes the agency the caller's: "SUBJ IN ICE CUSTODY", "SERVE AT
+  ICE OFFICE", "REQ STOP ON VEH FOR ICE", unless the custody is a relative's.
 
 All patterns run on upper-cased text, compiled once. "Before" patterns end in
 ``$`` and are searched with ``endpos`` at the mention, so nothing is sliced.
@@ -56,9 +59,9 @@ IDENTITY_AFTER: Final = re.compile(
 )
 
 # A request later in the same clause, after "<agency> <title>":
-# "ICE AGENTS CONDUCTED A STOP ON 2 MALES, REQ LMPD UNITS".
+# "ICE AGENTS CONDUCTED A STOP ON 2 MALES, REQ LMPD UNITS", "... COULD USE MORE MANPOWER".
 LATER_REQUEST: Final = re.compile(
-    r"\b(?:REQ\w*|RQST\w*|ASKING\s+(?:FOR|IF\s+LMPD|LMPD|THAT)|NEEDS?\s+(?:ASSIST\w*|BACK\s*UP"
+    r"\b(?:REQ\w*|RQST\w*|ASKING\s+(?:FOR|IF\s+LMPD|LMPD|THAT)|COULD\s+USE|NEEDS?\s+(?:ASSIST\w*|BACK\s*UP"
     r"|UNITS?|HELP|OFFICERS?|A\s+CAR|CARS)|WANTS?\s+(?:ASSIST\w*|BACK\s*UP|UNITS?|LMPD|A\s+CAR)"
     r"|CALL\s+(?:HIM|HER|THEM)\b)"
 )
@@ -199,3 +202,75 @@ NAME_FIELD_TITLE: Final = re.compile(
     r"(?<![A-Z0-9])(?:SUPERVISORY\s+SPECIAL\s+AGENT|SPECIAL\s+AGENT|SSA|SA|S/A|AGENTS?|AGT"
     r"|DEPORTATION\s+OFFICER|DO|SDDO|TFO)(?![A-Z0-9])"
 )
+
+
+# An agent's title opening the caller-name field, before a name: "SA KIM NOTREAL",
+# "AGENT J. DOE", "(SA) DOE, JANE", or closing it in brackets: "DOE, JANE (SA)". A
+# comma straight after the word makes it a surname ("AGENT, MARIA"), as does any
+# other place in the field ("MARIA AGENT"). Not "DO", a common surname ("DO THANH"),
+# nor "TFO": a local officer on some federal task force.
+_AGENT_TITLE: Final = (
+    r"(?:SUPERVISORY\s+SPECIAL\s+AGENT|SPECIAL\s+AGENT|SSA|SA|S/A|AGENT|AGT"
+    r"|DEPORTATION\s+OFFICER|SDDO)"
+)
+AGENT_IN_NAME_FIELD: Final = re.compile(
+    rf"\s*\(?\s*(?P<lead>{_AGENT_TITLE})\.?\s*\)?\s+[A-Z]"
+    rf"|.*\(\s*(?P<trail>{_AGENT_TITLE})\s*\)\s*$"
+)
+
+# With an agent on the line, wording that makes an agency the agent's own: its
+# people or office ("ICE AGENTS IN FIELD", "SERVE AT ICE OFFICE": see ``titled``),
+# what it runs ("RAMMED CBP VEH", "HSI TARGET"), whom it holds now ("SUBJ IN ICE
+# CUSTODY", not "PREVIOUSLY IN ICE CUSTODY"), or the request made for it ("REQ
+# TRAFFIC STOP ON VEH FOR ICE, ...", "WOULD LIKE A UNIT FOR HSI", not "REQ CALL BACK
+# FOR ICE TICKET").
+OWN_AFTER: Final = re.compile(
+    r"[ \t/\-,:]*(?:VEH(?:ICLE)?S?|CRUISERS?|OPERATIONS?|OPS|TARGETS?|FACILITY)\b"
+)
+_CUSTODY_AFTER: Final = re.compile(r"[ \t/\-,:]*CUSTODY\b")
+_HELD_BEFORE: Final = re.compile(r"(?<![A-Z0-9])(?:IN|INTO|UNDER)\s+(?:THE\s+)?$")
+_HELD_BEFORE_ONCE: Final = re.compile(
+    r"(?<![A-Z0-9])(?:PREVIOUSLY|FORMERLY|PRIOR|ONCE|WAS|WERE|BEEN|RELEASED|ESCAPED)"
+    r"(?:\s+[A-Z]+)?\s+(?:IN|INTO|UNDER)\s+(?:THE\s+)?$"
+)
+_REQUESTED_FOR: Final = re.compile(
+    r"(?<![A-Z0-9])(?:REQ\w*|RQST\w*|WOULD\s+LIKE|WANTS?|NEEDS?|COULD\s+USE)\s"
+    r"[^;!?\n|]{0,80}?\bFOR\s+(?:THE\s+)?(?:US\s+)?$"
+)
+_PHRASE_END: Final = re.compile(r"\s*(?:[,;.!?\n|]|$)")
+_ENDS_TITLED: Final = re.compile(rf"(?<![A-Z0-9]){TITLE}$")
+
+# Family in the clause: the custody is a relative's, whoever typed the name field.
+KIN: Final = re.compile(
+    r"\b(?:HUSBAND|WIFE|SON|DAUGHTER|MOTHER|FATHER|MOM|DAD|BROTHER|SISTER|UNCLE|AUNT|COUSIN"
+    r"|BOYFRIEND|GIRLFRIEND|FIANCEE?|NEPHEW|NIECE|GRAND(?:SON|DAUGHTER|MOTHER|FATHER|MA|PA)"
+    r"|CHILD\w*|KID|PARENT"
+    r"|RELATIVE|FAMILY|LOVED\s+ONE)(?:'?S)?\b"
+)
+
+
+def agent_title(name: str) -> str | None:
+    """The agent's title the caller-name field gives the caller ("SA"), if any: only
+    the title, so evidence never carries the caller's name."""
+    m = AGENT_IN_NAME_FIELD.match(name.upper())
+    return None if m is None else m.group("lead") or m.group("trail")
+
+
+def speaks_for(upper: str, start: int, end: int, lo: int, hi: int) -> bool:
+    """Whether the agency named at ``start:end`` (in the clause ``lo:hi``) is written as
+    the caller's own, should the caller be an agent."""
+    if KIN.search(upper, lo, hi):
+        return False
+    if titled(upper, end) or _ENDS_TITLED.search(upper, start, end) is not None:
+        return True  # "ICE AGENTS", "ICE OFFICE", "BORDER PATROL AGENTS"
+    if OWN_AFTER.match(upper, end) is not None:
+        return True
+    if _CUSTODY_AFTER.match(upper, end) is not None:
+        return (
+            _HELD_BEFORE.search(upper, lo, start) is not None
+            and _HELD_BEFORE_ONCE.search(upper, lo, start) is None
+        )
+    return (
+        _PHRASE_END.match(upper, end) is not None
+        and _REQUESTED_FOR.search(upper, lo, start) is not None
+    )

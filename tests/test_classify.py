@@ -229,6 +229,121 @@ def test_agency_marked_caller_field_is_positive(name: str) -> None:
     assert decide("REQ UNIT", caller_name=name).immigration_agency
 
 
+# ------------------------------------------------- an agent in the caller field
+# A title with no agency ("SA KIM DOE") adds up with a narrative that writes an
+# immigration agency as the agent's own; neither is enough alone.
+
+
+@pytest.mark.parametrize(
+    ("name", "narrative", "agency"),
+    [
+        ("AGENT KIM DOE", "SUBJ IN ICE CUSTODY HAS LOCAL WARRANT, PICK UP AT ICE OFFICE", "ICE"),
+        ("SA J. ROE", "INMATE IN HSI CUSTODY HAS OPEN JC WARRANT", "ICE"),
+        ("S/A LEE", "CBP VEH RAMMED BY SUBJ ON DIXIE HWY, SUBJ FLED", "CBP"),
+        ("DOE, JANE (SA)", "ICE OFFICERS AT REAR DOOR, SUBJ REFUSING TO COME OUT", "ICE"),
+        ("SPECIAL AGENT R. ROE", "BORDER PATROL AGENTS IN FIELD, SUBJ FLED ON FOOT", "CBP"),
+        (
+            "AGT M. ROE",
+            "WOULD LIKE A UNIT TO STOP BLK TAHOE FOR ICE, DRIVER HAS REMOVAL ORDER",
+            "ICE",
+        ),
+    ],
+)
+def test_agent_title_and_own_agency_wording_add_up(name: str, narrative: str, agency: str) -> None:
+    d = decide(narrative, caller_name=name)
+    assert d.immigration_agency, d.evidence_lines()
+    assert d.agency == agency
+    assert any(e.signal == "caller_name" and "its own" in e.detail for e in d.evidence)
+    # neither alone flags
+    assert not decide(narrative, caller_name="KIM DOE").immigration_agency
+    assert not decide("REQ UNIT", caller_name=name).immigration_agency
+
+
+@pytest.mark.parametrize(
+    ("name", "narrative", "fields", "expected"),
+    [
+        # "Agent" as a surname: a comma after it, or anywhere but the front
+        ("AGENT, MARIA", "SUBJ IN ICE CUSTODY HAS LOCAL WARRANT", {}, "negative"),
+        ("MARIA AGENT", "SUBJ IN ICE CUSTODY HAS LOCAL WARRANT", {}, "negative"),
+        ("DO THANH", "SUBJ IN ICE CUSTODY HAS LOCAL WARRANT", {}, "negative"),
+        # the custody is a relative's
+        ("AGENT LUZ", "CALLER STATES HUSBAND IN ICE CUSTODY, NEEDS HIS CAR KEYS", {}, "negative"),
+        ("AGENT LUZ", "HER SON IS IN ICE CUSTODY SINCE MONDAY", {}, "negative"),
+        # once held, not now; a detainer read off NCIC; a civilian's fear
+        ("SA X. ROE", "SUBJ PREVIOUSLY IN ICE CUSTODY, REQ UNITS", {}, "negative"),
+        ("SA X. ROE", "SUBJ WAS RELEASED FROM ICE CUSTODY LAST WEEK", {}, "negative"),
+        ("SA X. ROE", "SUBJ HAS ICE DETAINER PER NCIC, REQ TRANSPORT", {}, "negative"),
+        ("SA X. ROE", "REQ CALL BACK FOR ICE TICKET INFO", {}, "negative"),
+        ("SA X. ROE", "ICE CREAM TRUCK BLOCKING DRIVEWAY", {}, "negative"),
+        # the agent is somebody else's
+        ("SA X. ROE", "FBI AGENTS REQ UNITS, SUBJ IN ICE CUSTODY EARLIER", {}, "negative"),
+        (
+            "SA X. ROE",
+            "SUBJ IN ICE CUSTODY, SERVE AT ICE OFFICE",
+            {"caller_agency": "FBI"},
+            "review",
+        ),
+        (
+            "SA X. ROE",
+            "SUBJ IN ICE CUSTODY, SERVE AT ICE OFFICE",
+            {"caller_agency": "KSP"},
+            "review",
+        ),
+        # not an agent's title
+        ("OFC B. ROE", "SUBJ IN ICE CUSTODY, SERVE AT ICE OFFICE", {}, "review"),
+        ("TFO B. ROE", "SUBJ IN ICE CUSTODY, SERVE AT ICE OFFICE", {}, "review"),
+    ],
+)
+def test_agent_title_guards(
+    name: str, narrative: str, fields: dict[str, str], expected: str
+) -> None:
+    d = decide(narrative, caller_name=name, **fields)
+    got = "positive" if d.immigration_agency else "review" if d.review else "negative"
+    assert got == expected, d.evidence_lines()
+
+
+def test_agent_caller_event_without_a_stated_agency_is_flagged() -> None:
+    event = CallReceived(
+        event_id="e1",
+        call_id="c1",
+        occurred_at=datetime(2017, 4, 13, 9, 30, tzinfo=UTC),
+        received_at=datetime(2017, 4, 13, 9, 30, tzinfo=UTC),
+        source="test",
+        caller=Caller(name="AGENT Kim Notreal", phone="502-555-0101"),
+        narrative="SUBJECT IN ICE CUSTODY HAS LOCAL WARRANT, SERVE AT ICE OFFICE",
+        call_type="WARRANT SERVICE",
+    )
+    d = classify_event(event, REGISTRY)
+    assert d.immigration_agency and d.agency == "ICE", d.evidence_lines()
+    # evidence reaches the oversight index unredacted: the title, never the name
+    assert any("(AGENT in the caller field)" in line for line in d.evidence_lines())
+    assert not any("NOTREAL" in line.upper() for line in d.evidence_lines())
+
+
+def test_simulated_agency_wordings_flag_with_only_an_agent_title() -> None:
+    """Every request the simulator words for an agency, on a call whose caller
+    stated no agency: the title in the name field and the narrative must do."""
+    from streams.simulation import agency_text as text
+
+    requests = (
+        text.CIVIL_REQUESTS
+        + text.ADMIN_WARRANT_REQUESTS
+        + text.CRIMINAL_WARRANT_REQUESTS
+        + text.CRIME_REQUESTS
+        + text.EMERGENCY_REQUESTS
+    )
+    missed = []
+    for request in requests:
+        for profile in text.AGENCY_PROFILES:
+            narrative = request.format(agency=profile.shorthand)
+            for name in ("SA KIM NOTREAL", "AGENT KIM NOTREAL"):
+                for call_type in (*text.AGENCY_CALL_TYPES, *text.TROUBLE_CALL_TYPES):
+                    d = decide(narrative, caller_name=name, call_type=call_type)
+                    if not d.immigration_agency or d.agency != profile.agency:
+                        missed.append((name, call_type, narrative, d.confidence))
+    assert not missed, missed[:5]
+
+
 # ---------------------------------------------------------------- ambiguous
 
 

@@ -43,8 +43,11 @@ def test_dispatch_events_reach_elasticsearch_and_agency_calls_are_flagged(
         ),
         ev("call.closed", "ORD-1", 30),
     ]
+    emailed = [
+        ev("call.received", "ICE-2", 1, caller={"email": "sa.jane.example@ice.dhs.gov"}),
+    ]
     late_enough = [ev("call.received", "ORD-2", 62 + 9 * 60)]  # moves event time past 8 h
-    events = [*ice_call, *ordinary, *late_enough]
+    events = [*ice_call, *ordinary, *emailed, *late_enough]
     payloads = [(e.call_id.encode(), encode(e)) for e in events]
     payloads.append((None, b'{"type": "call.received", "event_id": '))  # truncated JSON
     publish(kafka_bootstrap, f"{prefix}.raw", payloads)
@@ -82,7 +85,14 @@ def test_dispatch_events_reach_elasticsearch_and_agency_calls_are_flagged(
     )
     assert finding["status"] == "open"
     assert finding["clause"] == "C6"
-    assert count(es, f"{prefix}-findings") == 1  # the call was otherwise handled by the book
+    # the call was otherwise handled by the book
+    assert count(es, f"{prefix}-findings", {"term": {"call_id": "ICE-1"}}) == 1
+
+    # the e-mail address that identified the agency is evidence, but not on a dashboard
+    emailed_call = es.get(index=f"{prefix}-calls", id="ICE-2")["_source"]
+    assert emailed_call["immigration_agency"] is True
+    assert emailed_call["originator_evidence"]
+    assert not any("@" in e for e in emailed_call["originator_evidence"])
 
     # personal data is masked before it reaches the dashboards' indices
     doc = es.search(index=f"{prefix}-events", query={"term": {"call_id": "ORD-1"}}, size=5)
