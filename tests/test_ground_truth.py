@@ -95,7 +95,13 @@ def test_live_pipeline_recovers_the_ground_truth(
     )
     retracted = sorted(k for k, v in live.items() if v == "retracted")
     assert retracted == [], "deadlines judged before late events arrived"
-    es.indices.refresh(index=f"{prefix}-calls")
-    assert es.count(index=f"{prefix}-calls")["count"] == len(simulation.truth)
+
+    def calls_indexed() -> int:
+        es.indices.refresh(index=f"{prefix}-calls")
+        return int(es.count(index=f"{prefix}-calls")["count"])
+
+    wait_for(
+        "every call indexed", lambda: calls_indexed() == len(simulation.truth), workers=[worker]
+    )
     flagged = es.count(index=f"{prefix}-calls", query={"term": {"immigration_agency": True}})
     assert flagged["count"] == sum(1 for t in simulation.truth if t.immigration_agency)
