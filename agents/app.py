@@ -8,14 +8,19 @@ downstream (event ids, finding ids, document ids) absorbs the repeats.
 
 from __future__ import annotations
 
+import logging
+
 import faust
 
+from agents.alerter import register_alerter
 from agents.engine import register_engine
 from agents.indexer import register_indexer
 from agents.ingest import register_ingest
 from agents.topics import TopicNames
 from callwatch.bootstrap import Components
 from callwatch.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def kafka_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
@@ -71,4 +76,5 @@ def build_app(components: Components) -> faust.App:
     register_ingest(app, topics, components)
     register_engine(app, topics, components)
     register_indexer(app, topics, components)
+    register_alerter(app, topics, components)
     return app

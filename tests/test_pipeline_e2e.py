@@ -101,3 +101,9 @@ def test_dispatch_events_reach_elasticsearch_and_agency_calls_are_flagged(
     )
     assert received["caller"]["name"] == "[redacted]"
     assert "502-555-0100" not in received["narrative"]
+
+    # the worker reports what it has consumed (lag itself: tests/test_lag.py)
+    assert worker.metric("callwatch_events_in_total", stage="ingest") == len(events) + 1
+    assert worker.metric("callwatch_dead_letters_total", reason="invalid_json") == 1
+    assert worker.metric("callwatch_immigration_calls_total", agency="ICE") == 2
+    assert worker.metric("callwatch_last_processed_timestamp_seconds", stage="engine") > 0
