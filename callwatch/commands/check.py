@@ -65,15 +65,9 @@ def run_check(
         "records_read": tally.records_read,
         "records_rejected": dict(tally.rejected),
         "events": tally.events_written,
-        "calls": len(run.states),
-        "immigration_agency_calls": sum(
-            1 for s in run.states.values() if s.originator.immigration_agency
-        ),
-        "review_calls": sum(
-            1
-            for s in run.states.values()
-            if s.originator.review and not s.originator.immigration_agency
-        ),
+        "calls": run.calls_seen,
+        "immigration_agency_calls": run.flagged["immigration"],
+        "review_calls": run.flagged["review"],
         "findings": written,
         "duplicate_events": run.duplicates,
     }

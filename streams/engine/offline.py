@@ -23,14 +23,21 @@ class OfflineRun:
         self.queue = DeadlineQueue()
         self.duplicates = 0
         self.late = 0
+        # states come and go (eviction): these count every call ever seen
+        self.calls_seen = 0
+        self.flagged: dict[str, int] = {"immigration": 0, "review": 0}
 
     def feed(self, events: Iterable[DispatchEvent]) -> Iterator[FindingChange]:
         for event in events:
             self.clock.observe(to_millis(event.occurred_at))
             now = self.clock.now()
             yield from self.advance(now)
-            step = self.engine.apply(self.states.get(event.call_id), event, now)
+            state = self.states.get(event.call_id)
+            self.calls_seen += state is None
+            step = self.engine.apply(state, event, now)
             self.duplicates += step.duplicate
+            if step.newly_flagged is not None:
+                self.flagged[step.newly_flagged] += 1
             self.late += step.late
             yield from self._keep(event.call_id, step)
 
