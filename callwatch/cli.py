@@ -158,3 +158,16 @@ def _register_tools() -> None:
 
 
 _register_tools()
+
+
+def _register_dashboards() -> None:
+    from callwatch.dashboards import dashboards_import_command
+
+    dashboards_app = typer.Typer(help="Kibana dashboards (saved objects in dashboards/).")
+    app.add_typer(dashboards_app, name="dashboards")
+    dashboards_app.command("import", help="Load the dashboards into Kibana.")(
+        dashboards_import_command
+    )
+
+
+_register_dashboards()

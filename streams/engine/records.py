@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
+from streams.engine.facts import Fact
 from streams.engine.policy import Policy
 from streams.engine.state import CallState, FindingChange
+
+# Ranks that count as a commanding officer when the caller does not pass its policy's
+# own (those of the shipped Louisville policy: lieutenant and above).
+DEFAULT_COMMANDING_RANKS: Final = frozenset(
+    {"lieutenant", "captain", "major", "lieutenant_colonel", "colonel", "deputy_chief", "chief"}
+)
+# A finding in one of these states means the rule was broken on the call.
+_VIOLATED: Final = ("open", "resolved")
 
 
 def iso(millis: int | None) -> str | None:
@@ -46,9 +56,19 @@ def finding_record(change: FindingChange, policy: Policy) -> dict[str, Any]:
     }
 
 
-def call_record(state: CallState) -> dict[str, Any]:
-    """The current picture of one call, for the calls index."""
+def call_record(
+    state: CallState, commanding_ranks: frozenset[str] = DEFAULT_COMMANDING_RANKS
+) -> dict[str, Any]:
+    """The current picture of one call, for the calls index.
+
+    Besides the classification and the rule outcomes it carries what the oversight
+    dashboards chart per call: minutes from the call to the first commanding officer
+    (``commander_minutes``), the line the call came in on and whether the source says
+    it was recorded, how many department units went on scene, and which rules were
+    broken (``violated_rules``: findings open or resolved, not retracted).
+    """
     o = state.originator
+    received = _first(state.facts, "call.received")
     return {
         "call_id": state.call_id,
         "first_seen": iso(state.first_seen),
@@ -61,7 +81,38 @@ def call_record(state: CallState) -> dict[str, Any]:
         "events": len(state.facts),
         "rules": {rule: f.status for rule, f in state.findings.items()},
         "open_findings": sum(1 for f in state.findings.values() if f.status == "open"),
+        "violated_rules": sorted(r for r, f in state.findings.items() if f.status in _VIOLATED),
+        "commander_minutes": commander_minutes(state.facts, commanding_ranks),
+        "line_kind": received.detail if received is not None else None,
+        "recorded": received.recorded if received is not None else None,
+        "units_on_scene": units_on_scene(state.facts),
     }
+
+
+def commander_minutes(facts: Sequence[Fact], commanding_ranks: frozenset[str]) -> float | None:
+    """Minutes from the call coming in to the first commanding officer notified, assigned
+    or declining (as the commander-notified rule counts them); None if none yet."""
+    if not facts:
+        return None
+    received = _first(facts, "call.received")
+    start = received.t if received is not None else facts[0].t
+    for fact in facts:
+        if fact.type.startswith("commander.") and (
+            fact.rank in commanding_ranks or fact.role == "commander"
+        ):
+            return round((fact.t - start) / 60_000, 2)
+    return None
+
+
+def units_on_scene(facts: Sequence[Fact]) -> int:
+    """Distinct department units (not federal agents) that arrived on scene."""
+    return len(
+        {f.unit for f in facts if f.type == "unit.on_scene" and f.role != "federal" and f.unit}
+    )
+
+
+def _first(facts: Sequence[Fact], kind: str) -> Fact | None:
+    return next((f for f in facts if f.type == kind), None)
 
 
 # Which finding transitions a supervisor hears about, and as what.
