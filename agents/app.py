@@ -9,6 +9,8 @@ downstream (event ids, finding ids, document ids) absorbs the repeats.
 from __future__ import annotations
 
 import logging
+import os
+from typing import Any
 
 import faust
 
@@ -51,9 +53,36 @@ def kafka_credentials(settings: Settings) -> faust.types.auth.CredentialsT | Non
     )
 
 
+# Exit status of a worker whose agent failed mid-batch (EX_SOFTWARE).
+AGENT_FAILED_EXIT = 70
+
+
+class App(faust.App):
+    async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
+        """An agent raised: exit at once, without committing.
+
+        Faust's default commits and restarts the agent in-process. The failed
+        batch was never acknowledged (``agents.batching``), but the restarted
+        agent would go on acknowledging later offsets, and a commit past an
+        unacknowledged offset is exactly faust-streaming #606. Exiting leaves the
+        committed offsets where they are; the supervisor (compose
+        ``restart: unless-stopped``, systemd, Kubernetes) starts the worker
+        again and it resumes from them. No agent raises on bad input, so this
+        is for bugs and for what the process cannot recover from itself.
+        """
+        log.critical(
+            "agent %s failed mid-batch (%r); exiting without committing its input",
+            getattr(agent, "name", agent),
+            exc,
+            exc_info=exc,
+        )
+        logging.shutdown()
+        os._exit(AGENT_FAILED_EXIT)
+
+
 def build_app(components: Components) -> faust.App:
     settings = components.settings
-    app = faust.App(
+    app = App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_servers],
         broker_credentials=kafka_credentials(settings),

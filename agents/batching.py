@@ -1,8 +1,18 @@
-"""Batches of Kafka records from a Faust stream.
+"""Batches of Kafka records from a Faust stream, acknowledged only when processed.
 
-``take_events`` acknowledges a batch only after the loop body that consumed it
-returns, so flushing outputs inside the body gives at-least-once delivery.
-(Faust's ``StreamT`` protocol lacks ``take_events``; the concrete ``Stream`` has it.)
+``Stream.take_events`` acknowledges a batch in a ``finally`` clause: after the
+loop body returns, but also when the body raised or was cancelled (a worker
+stopping mid-batch) and the generator is closed. Acknowledged offsets get
+committed, so the unprocessed rest of such a batch would be skipped for good --
+the failure mode of faust-streaming #606 (offsets committed past events still
+being processed).
+
+``batches`` closes that path: each event of a batch carries one extra
+reference while the batch is out, released only when the loop body asks for
+the next batch, i.e. after it returned normally (having flushed its outputs).
+A batch whose body did not finish keeps its references, is never
+acknowledged, and is processed again after a restart: at-least-once. (Faust's
+``StreamT`` protocol lacks ``take_events``; the concrete ``Stream`` has it.)
 """
 
 from __future__ import annotations
@@ -13,8 +23,14 @@ from faust.streams import Stream
 from faust.types import EventT, StreamT
 
 
-def batches(
+async def batches(
     stream: StreamT[bytes], size: int, within: float
 ) -> AsyncIterator[Sequence[EventT[bytes]]]:
     assert isinstance(stream, Stream)
-    return stream.take_events(size, within=within)
+    async for batch in stream.take_events(size, within=within):
+        for event in batch:
+            event.message.incref()  # take_events' own ack cannot release it on its own
+        yield batch
+        # Resumed: the body returned. Release our reference; take_events' ack releases its.
+        for event in batch:
+            event.ack()

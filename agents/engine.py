@@ -3,18 +3,31 @@
 Absence deadlines live inside each call's state, so they survive a restart with
 the table; an in-memory queue of wake-up times is rebuilt from the table after
 every rebalance, and a one-second timer fires whatever is due.
+
+Order of writes, for at-least-once without loss: a batch (or a timer tick)
+first makes its outputs durable (findings, alert intents, call pictures), then
+stores the new states in the table and flushes their changelog records, and
+only then is the batch acknowledged. A crash before the states are stored
+replays the events against the old states and sends the outputs again
+(repeats, ignored downstream by id); the other order could store a state whose
+finding never went out, and the replayed event, now a duplicate, would not
+send it again. A lock keeps the timer from reading a state a batch is still
+writing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, cast
 
 import faust
 import orjson
+from aiokafka.partitioner import murmur2
 from faust.types import EventT, StreamT
 
 from agents.batching import batches
+from agents.output import Headers, Output
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
 from callwatch.bootstrap import Components
@@ -22,13 +35,13 @@ from streams.codec import Rejected, decode
 from streams.engine.deadlines import DeadlineQueue
 from streams.engine.facts import to_millis
 from streams.engine.records import alert_intent, call_record, finding_record
-from streams.engine.state import Step, dump_state, load_state
+from streams.engine.state import CallState, Step, dump_state, load_state
 
 BATCH = 500
 WITHIN_SECONDS = 0.05
 TICK_SECONDS = 0.5
-# A pseudo-partition for the clock: event time restored from state after a restart.
-RECOVERED_PARTITION = -1
+# (topic, key, value, headers): one record of a batch's output
+Message = tuple[str, bytes | None, bytes, Headers | None]
 # Finding transitions as counted in callwatch_findings_total ('updated' is not counted).
 _COUNTED_TRANSITIONS: dict[str, metrics.FindingStatus] = {
     "opened": "opened",
@@ -43,10 +56,9 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     clock = components.clock
     policy = components.policy
     events_topic = app.topic(topics.events, value_serializer="raw", key_serializer="raw")
-    calls_topic = app.topic(topics.calls, value_serializer="raw", key_serializer="raw")
-    findings_topic = app.topic(topics.findings, value_serializer="raw", key_serializer="raw")
-    alerts_topic = app.topic(topics.alerts, value_serializer="raw", key_serializer="raw")
-    deadletter_topic = app.topic(topics.deadletter, value_serializer="raw", key_serializer="raw")
+    calls_name, findings_name, alerts_name = topics.calls, topics.findings, topics.alerts
+    events_name = topics.events
+    deadletter_name = topics.deadletter
     # use_partitioner: the changelog partition is chosen by key hash, exactly as
     # the events topic was partitioned (both keyed by call id), instead of from
     # "the current event" -- which, in a batch or a timer, is not this key's.
@@ -60,89 +72,172 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     )
     queue = DeadlineQueue()
     rebuild = {"needed": True}
+    watch = {"needed": True}
+    lock = asyncio.Lock()  # a batch and a timer tick never interleave
+    partitions = components.settings.topic_partitions
     events_in = metrics.EVENTS_IN.labels(stage="engine")
     events_out = metrics.EVENTS_OUT.labels(stage="engine")
     seconds = metrics.PROCESSING_SECONDS.labels(stage="engine")
     last = metrics.LAST_PROCESSED.labels(stage="engine")
 
-    async def emit(key: bytes, step: Step, now: int) -> None:
-        """Persist the call's new state and send what changed."""
-        if step.state is None:
-            table.pop(key, None)
-            queue.set(key.decode(), None)
-        else:
-            table[key] = dump_state(step.state)
-            queue.set(step.state.call_id, engine.next_wakeup(step.state))
+    def changes_out(key: bytes, step: Step, out: list[Message]) -> None:
+        """Queue what changed, serialised now: a later event in the same batch may
+        change the same finding again, and each transition must go out as it was."""
         for change in step.changes:
-            record = finding_record(change, policy)
-            await findings_topic.send(key=key, value=orjson.dumps(record))
+            out.append((findings_name, key, orjson.dumps(finding_record(change, policy)), None))
             intent = alert_intent(change, policy)
             if intent is not None:
-                await alerts_topic.send(key=key, value=orjson.dumps(intent))
+                out.append((alerts_name, key, orjson.dumps(intent), None))
             status = _COUNTED_TRANSITIONS.get(change.transition)
             if status is not None:
                 metrics.finding(change.rule.id, change.rule.severity, status)
             if change.transition == "opened" and change.finding.status == "resolved":
                 # found already cured (e.g. a late commander seen in one go): keep the gauge right
                 metrics.finding(change.rule.id, change.rule.severity, "resolved")
-        if step.state is not None and not step.state.tombstone:
-            call = call_record(step.state)
-            call["updated_at"] = _iso_now()
-            await calls_topic.send(key=key, value=orjson.dumps(call))
-            if step.newly_flagged == "immigration":
-                metrics.immigration_call(step.state.originator.agency or "other")
-            elif step.newly_flagged == "review":
-                metrics.REVIEW_QUEUE_CALLS.inc()
+        if step.newly_flagged == "immigration" and step.state is not None:
+            metrics.immigration_call(step.state.originator.agency or "other")
+        elif step.newly_flagged == "review":
+            metrics.REVIEW_QUEUE_CALLS.inc()
+
+    def picture(key: bytes, state: CallState | None, stamp: str, out: list[Message]) -> None:
+        """Queue the call's current picture."""
+        if state is not None and not state.tombstone:
+            call = call_record(state)
+            call["updated_at"] = stamp
+            out.append((calls_name, key, orjson.dumps(call), None))
+
+    def persist(key: bytes, state: CallState | None) -> None:
+        """Store the call's state (table + changelog) and schedule its next wake-up."""
+        if state is None:
+            table.pop(key, None)
+            queue.set(key.decode(), None)
+            return
+        table[key] = dump_state(state)
+        queue.set(state.call_id, engine.next_wakeup(state))
+
+    async def send_all(
+        output: Output, messages: list[Message], states: dict[bytes, CallState | None]
+    ) -> None:
+        for topic, key, value, headers in messages:
+            await output.send(topic, key, value, headers)
+        await output.flush()  # the outputs are durable: now the states may be stored
+        for key, state in states.items():
+            persist(key, state)
+        await output.flush()  # ...and their changelog, before the inputs are acknowledged
+
+    def watch_partitions() -> None:
+        """Make each events partition this worker owns count for the clock at once.
+
+        A partition whose events are not in yet (its fetch is behind, or a backlog
+        after an outage or a takeover) then holds time back, as the clock holds
+        back for any partition still flowing, until its events arrive or it has been
+        idle ``idle_ms``; otherwise the partitions already read would set the time,
+        and its calls' deadlines would be judged before their events were seen
+        (findings opened, then retracted).
+        """
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == events_name:
+                clock.observe(0, tp.partition)
+
+    def partition_of(key: bytes) -> int:
+        """The events (and changelog) partition of a call: the producers' murmur2 of its id."""
+        return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
     @app.agent(events_topic, name="callwatch.engine")
     async def process(stream: StreamT[bytes]) -> None:
+        output = Output(app)
         async for batch in batches(stream, BATCH, WITHIN_SECONDS):
-            started = time.perf_counter()
-            for record in batch:
-                raw = record.value if isinstance(record.value, bytes) else b""
-                event = decode(raw)
-                if isinstance(event, Rejected):  # only if something bypassed ingest
-                    await _dead_letter(deadletter_topic, record, event.reason, event.detail)
-                    continue
-                clock.observe(to_millis(event.occurred_at), record.message.partition)
-                key = event.call_id.encode()
-                stored = table.get(key)
-                step = engine.apply(load_state(stored) if stored else None, event, clock.now())
-                if step.late:
-                    await _dead_letter(
-                        deadletter_topic,
-                        record,
-                        "late_after_eviction",
-                        f"call {event.call_id} was closed and evicted before this event",
-                    )
-                    continue
-                if not step.duplicate:
-                    await emit(key, step, clock.now())
-                events_out.inc()
-            await app.producer.flush()
+            async with lock:
+                started = time.perf_counter()
+                if watch["needed"]:
+                    watch["needed"] = False
+                    watch_partitions()
+                messages: list[Message] = []
+                # The batch's calls, as they stand after its events: each call's state is
+                # decoded and encoded once per batch, its changelog record and picture sent once.
+                touched: dict[bytes, CallState] = {}
+                applied = 0
+                for record in batch:
+                    raw = record.value if isinstance(record.value, bytes) else b""
+                    event = decode(raw)
+                    if isinstance(event, Rejected):  # only if something bypassed ingest
+                        dead = _dead_letter(deadletter_name, record, event.reason, event.detail)
+                        messages.append(dead)
+                        continue
+                    clock.observe(to_millis(event.occurred_at), record.message.partition)
+                    key = event.call_id.encode()
+                    state = touched.get(key)
+                    if state is None:
+                        stored = table.get(key)
+                        state = load_state(stored) if stored else None
+                    step = engine.apply(state, event, clock.now())
+                    if step.late:
+                        messages.append(
+                            _dead_letter(
+                                deadletter_name,
+                                record,
+                                "late_after_eviction",
+                                f"call {event.call_id} was closed and evicted before this event",
+                            )
+                        )
+                        continue
+                    applied += 1
+                    if step.duplicate or step.state is None:
+                        continue
+                    touched[key] = step.state
+                    changes_out(key, step, messages)
+                stamp = _iso_now()
+                for key, state in touched.items():
+                    picture(key, state, stamp, messages)
+                await send_all(output, messages, dict(touched))
+            events_out.inc(applied)
             events_in.inc(len(batch))
             seconds.observe((time.perf_counter() - started) / len(batch))
             last.set(time.time())
+
+    timer_output = Output(app)
 
     @app.timer(TICK_SECONDS, name="callwatch.engine.deadlines")  # type: ignore[untyped-decorator]
     async def fire_deadlines() -> None:
         if not cast(Any, app.tables).recovery.completed.is_set():
             return
+        async with lock:
+            await tick()
+        metrics.DEADLINES_PENDING.set(len(queue))
+
+    async def tick() -> None:
+        if watch["needed"]:
+            watch["needed"] = False
+            watch_partitions()
         if rebuild["needed"]:
             rebuild["needed"] = False
             queue.clear()
-            latest = 0
-            for _key, stored in list(table.items()):
-                if stored:
+            # Only the calls of the partitions this worker owns: the table also holds
+            # standby copies of other workers' partitions, whose deadlines are theirs.
+            active = {
+                tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_name
+            }
+            latest: dict[int, int] = {}
+            for key, stored in list(table.items()):
+                partition = partition_of(key)
+                if stored and partition in active:
                     state = load_state(stored)
                     queue.set(state.call_id, engine.next_wakeup(state))
-                    latest = max(latest, state.facts[-1].t if state.facts else 0)
-            if latest:
-                # After a restart no event may come for a while: start the clock from the
-                # latest event time the recovered state has seen, so deadlines still fire.
-                clock.observe(latest, RECOVERED_PARTITION)
+                    if state.facts:
+                        latest[partition] = max(latest.get(partition, 0), state.facts[-1].t)
+            # After a restart no event may come for a while: start each partition's clock
+            # from the latest event time its recovered state has seen, so deadlines still
+            # fire -- per partition, so a partition whose events are being replayed is not
+            # judged by the time another partition had reached.
+            for partition, t in latest.items():
+                clock.observe(t, partition)
         now = clock.now()
         due = queue.pop_due(now)
+        if not due:
+            return
+        messages: list[Message] = []
+        states: dict[bytes, CallState | None] = {}
+        stamp = _iso_now()
         for call_id in due:
             key = call_id.encode()
             stored = table.get(key)
@@ -154,34 +249,31 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             for change in step.changes:
                 if due_at is not None and change.transition == "opened":
                     metrics.DEADLINE_LATENESS_SECONDS.observe(max(0, now - due_at) / 1000)
-            await emit(key, step, now)
-        if due:
-            await app.producer.flush()
-        metrics.DEADLINES_PENDING.set(len(queue))
+            changes_out(key, step, messages)
+            picture(key, step.state, stamp, messages)
+            states[key] = step.state
+        await send_all(timer_output, messages, states)
 
     async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
         rebuild["needed"] = True
+        watch["needed"] = True
 
     cast(Any, app.on_rebalance_complete).connect(_on_rebalance)
 
 
-async def _dead_letter(
-    topic: faust.TopicT, record: EventT[bytes], reason: str, detail: str
-) -> None:
+def _dead_letter(topic: str, record: EventT[bytes], reason: str, detail: str) -> Message:
     message = record.message
-    await topic.send(
-        key=record.key,
-        value=record.value,
-        headers=deadletter_headers(
-            stage="engine",
-            reason=reason,
-            detail=detail,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-        ),
-    )
     metrics.DEAD_LETTERS.labels(reason=reason).inc()
+    value = record.value if isinstance(record.value, bytes) else b""
+    headers = deadletter_headers(
+        stage="engine",
+        reason=reason,
+        detail=detail,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+    )
+    return (topic, record.key if isinstance(record.key, bytes) else None, value, headers)
 
 
 def _iso_now() -> str:

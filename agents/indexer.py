@@ -64,10 +64,10 @@ def register_indexer(app: faust.App, topics: TopicNames, components: Components)
             finding = orjson.loads(value)
             return Doc(index["findings"], finding["finding_id"], redact.finding(finding))
         if message.topic == topics.deliveries:  # the alerter's record of what it did
-            record = orjson.loads(value)
-            if record.get("comment"):  # a supervisor's free text, scrubbed like narratives
-                record["comment"] = scrub(record["comment"], [])
-            return Doc(index["alerts"], record["record_id"], record)
+            done = orjson.loads(value)
+            if done.get("comment"):  # a supervisor's free text, scrubbed like narratives
+                done["comment"] = scrub(done["comment"], [])
+            return Doc(index["alerts"], done["record_id"], done)
         headers = {
             str(k): bytes(v).decode("utf-8", "replace")
             for k, v in cast(list[tuple[str, bytes]], message.headers or [])

@@ -8,6 +8,7 @@ import faust
 from faust.types import StreamT
 
 from agents.batching import batches
+from agents.output import Output
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
 from callwatch.bootstrap import Components
@@ -19,8 +20,7 @@ WITHIN_SECONDS = 0.05
 
 def register_ingest(app: faust.App, topics: TopicNames, components: Components) -> None:
     raw_topic = app.topic(topics.raw, value_serializer="raw", key_serializer="raw")
-    events_topic = app.topic(topics.events, value_serializer="raw", key_serializer="raw")
-    deadletter_topic = app.topic(topics.deadletter, value_serializer="raw", key_serializer="raw")
+    events_name, deadletter_name = topics.events, topics.deadletter
     max_bytes = components.settings.max_event_bytes
     events_in = metrics.EVENTS_IN.labels(stage="ingest")
     events_out = metrics.EVENTS_OUT.labels(stage="ingest")
@@ -29,17 +29,20 @@ def register_ingest(app: faust.App, topics: TopicNames, components: Components) 
 
     @app.agent(raw_topic, name="callwatch.ingest")
     async def ingest(stream: StreamT[bytes]) -> None:
+        out = Output(app)
         async for batch in batches(stream, BATCH, WITHIN_SECONDS):
             started = time.perf_counter()
+            valid = 0
             for record in batch:
                 raw = record.value if isinstance(record.value, bytes) else b""
                 result = decode(raw, max_bytes)
                 if isinstance(result, Rejected):
                     message = record.message
-                    await deadletter_topic.send(
-                        key=record.key,
-                        value=raw,
-                        headers=deadletter_headers(
+                    await out.send(
+                        deadletter_name,
+                        record.key,
+                        raw,
+                        deadletter_headers(
                             stage="ingest",
                             reason=result.reason,
                             detail=result.detail,
@@ -50,10 +53,11 @@ def register_ingest(app: faust.App, topics: TopicNames, components: Components) 
                     )
                     metrics.DEAD_LETTERS.labels(reason=result.reason).inc()
                 else:
-                    await events_topic.send(key=result.call_id.encode(), value=encode(result))
-                    events_out.inc()
+                    await out.send(events_name, result.call_id.encode(), encode(result))
+                    valid += 1
             # Outputs must be durable before these inputs are acknowledged.
-            await app.producer.flush()
+            await out.flush()
+            events_out.inc(valid)
             events_in.inc(len(batch))
             seconds.observe((time.perf_counter() - started) / len(batch))
             last.set(time.time())

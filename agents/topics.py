@@ -6,7 +6,9 @@ deadletter   input no stage could process: value = the original bytes,
              headers = stage, reason, detail and where it came from
 calls        the current picture of each call (JSON), key = call id
 findings     each finding whenever it changes (JSON), key = call id
-alerts       the alert outbox: alert intents to deliver (JSON), key = call id
+alerts       the alert outbox: alert intents to deliver (JSON), key = call id;
+             also acknowledgements ({"kind": "ack", ...}), so they follow their alert
+deliveries   what the alerter did: every delivery attempt, ack and escalation (JSON)
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Final
 
 from callwatch.settings import Settings
 
-NAMES: Final = ("raw", "events", "deadletter", "calls", "findings", "alerts")
+NAMES: Final = ("raw", "events", "deadletter", "calls", "findings", "alerts", "deliveries")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class TopicNames:
     calls: str
     findings: str
     alerts: str
+    deliveries: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TopicNames:

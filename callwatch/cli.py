@@ -155,6 +155,11 @@ def _register_tools() -> None:
     )
     app.command("publish", help="Send any supported input to Kafka's raw topic.")(publish_command)
     app.command("replay", help="Play a historical file at N times real speed.")(replay_command)
+    from callwatch.commands.ack import ack_command
+
+    app.command("ack", help="Acknowledge an alert: recorded, and stops its escalation.")(
+        ack_command
+    )
 
 
 _register_tools()

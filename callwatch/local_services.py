@@ -2,8 +2,9 @@
 
 Both come from Maven Central (fetched once with ``mvn`` into a git-ignored cache)
 and run as plain Java processes on 127.0.0.1 with small heaps. Two profiles keep
-the demo and the tests apart: separate ports and separate data folders, so a demo
-left running never disturbs a test run and vice versa.
+the demo and the tests apart (and the fault tests and the benchmark each have one
+too): separate ports and separate data folders, so a demo left running never
+disturbs a test run and vice versa.
 
 Versions, and why:
 - Kafka 3.9.1: the last 3.x line, KRaft single node, runs on Java 17, and speaks
@@ -67,6 +68,8 @@ PROFILES: Final = {
     "test": Profile("test", 29092, 29093, 29200, 29300),
     # the fault tests stop and start services: their own, so other tests are untouched
     "faults": Profile("faults", 39092, 39093, 39200, 39300),
+    # `make bench` (tests/tools/bench.py): its own, so a benchmark never disturbs tests or a demo
+    "bench": Profile("bench", 49092, 49093, 49200, 49300),
 }
 
 

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
 
+    # --- Alerts (see callwatch/alerting/config.py and deploy/alerts.example.yaml)
+    alerts_file: Path | None = None  # None: alerts go to the log channel only
+    # Acknowledgement endpoint, served only when a tokens file ("name:token" lines) is set.
+    ack_tokens_file: Path | None = None
+    ack_host: str = "127.0.0.1"
+    ack_port: int = Field(6067, ge=1, le=65535)
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap_has_port(cls, value: str) -> str:

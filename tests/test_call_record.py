@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import orjson
 
+from callwatch.es import INDICES
 from schemas import schema_path
 from streams.engine.clock import EventClock
 from streams.engine.offline import OfflineRun
@@ -95,7 +96,9 @@ def test_default_ranks_are_the_shipped_policy_ranks() -> None:
 
 
 def test_calls_template_maps_every_record_field() -> None:
-    mapping = orjson.loads(schema_path("elasticsearch/calls.v1.json").read_bytes())["mappings"]
+    mapping = orjson.loads(
+        schema_path(f"elasticsearch/calls.v{INDICES['calls']}.json").read_bytes()
+    )["mappings"]
     record = call_record(final_state(compliant_call()))
     record["updated_at"] = "2017-04-13T10:00:00Z"  # added by the engine agent
     assert set(record) <= set(mapping["properties"])

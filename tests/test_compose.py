@@ -20,7 +20,13 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 
 REQUIRED_SERVICES = {
-    "kafka", "elasticsearch", "kibana", "prometheus", "alertmanager", "worker", "simulator",
+    "kafka",
+    "elasticsearch",
+    "kibana",
+    "prometheus",
+    "alertmanager",
+    "worker",
+    "simulator",
 }
 CALLWATCH_SERVICES = ("worker", "simulator")
 # A version tag: 3.9.1, v2.55.1, 8.19.7 (optionally with a suffix like -slim).
@@ -140,9 +146,9 @@ def test_named_volumes_are_declared(compose: dict[str, Any]) -> None:
     assert used, "no named volumes"
     assert used == declared, f"used {sorted(used)}, declared {sorted(declared)}"
     for name in ("kafka", "elasticsearch", "prometheus", "alertmanager"):
-        assert any(
-            not v.startswith((".", "/")) for v in compose["services"][name]["volumes"]
-        ), f"{name} keeps its data in the container"
+        assert any(not v.startswith((".", "/")) for v in compose["services"][name]["volumes"]), (
+            f"{name} keeps its data in the container"
+        )
 
 
 def test_monitoring_mounts_the_repo_configs(services: dict[str, dict[str, Any]]) -> None:

@@ -21,8 +21,12 @@ RULES_TEST = PROMETHEUS / "rules" / "callwatch-health.test.yml"
 ALERTMANAGER = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 
 REQUIRED_ALERTS = {
-    "PipelineStalled", "ConsumerLagGrowing", "DeadLettersRising",
-    "AlertDeliveryFailing", "IndexingFailing", "WorkerDown",
+    "PipelineStalled",
+    "ConsumerLagGrowing",
+    "DeadLettersRising",
+    "AlertDeliveryFailing",
+    "IndexingFailing",
+    "WorkerDown",
 }
 
 # A metric name, then optionally its {label matchers}.
@@ -169,9 +173,13 @@ def test_reference_check_catches_drift() -> None:
         "callwatch_dead_letters_total never has labels {'reason': 'bad_vibes'}"
     ]
     # Suffixes map onto their metric type.
-    assert unknown_references(
-        "callwatch_processing_seconds_bucket callwatch_build_info callwatch_alerts_total", exposed
-    ) == []
+    assert (
+        unknown_references(
+            "callwatch_processing_seconds_bucket callwatch_build_info callwatch_alerts_total",
+            exposed,
+        )
+        == []
+    )
     assert unknown_references("callwatch_processing_seconds_total", exposed) == [
         "unknown metric callwatch_processing_seconds_total"
     ]

@@ -34,7 +34,7 @@ def convert_lines(
         if isinstance(decoded, Rejected):
             yield Rejection(decoded.reason, decoded.detail, number, record)
             continue
-        first = duplicates.first_seen([raw], number)
+        first = duplicates.first_seen_bytes(raw, number)
         if first is not None:
             yield Duplicate(number, first)
             continue

@@ -96,7 +96,14 @@ class DuplicateRecords:
         for part in parts:
             digest.update(part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part)
             digest.update(b"\x1f")
-        key = digest.digest()
+        return self._remember(digest.digest(), line)
+
+    def first_seen_bytes(self, record: bytes, line: int) -> int | None:
+        """``first_seen([record], line)``, for a record that is one byte string (a JSON
+        line): the same digest, in one call instead of a loop of updates."""
+        return self._remember(hashlib.blake2b(record + b"\x1f", digest_size=16).digest(), line)
+
+    def _remember(self, key: bytes, line: int) -> int | None:
         first = self._first_line.get(key)
         if first is None:
             self._first_line[key] = line
@@ -149,7 +156,17 @@ class Collector:
             return []
         tally.records_read += outcome.records
         tally.records_converted += outcome.records
-        tally.notes.update(outcome.notes)
+        if outcome.notes:
+            tally.notes.update(outcome.notes)
+        seen = self._seen_ids
+        if len(outcome.events) == 1:  # JSON lines: one event per record
+            event = outcome.events[0]
+            if event.event_id in seen:
+                tally.duplicate_events += 1
+                return []
+            seen.add(event.event_id)
+            tally.events_written += 1
+            return [event]
         fresh: list[DispatchEvent] = []
         for event in outcome.events:
             if event.event_id in self._seen_ids:

@@ -1,0 +1,301 @@
+"""Drives the pure delivery state against real channels: what is due goes out, outcomes come back.
+
+The state lives in a key-value store (the alerter's changelog-backed table,
+keyed by call id) and is only ever changed by load -> pure function -> save
+with no ``await`` in between, so the agent, the timer and the channel tasks,
+all on one event loop, never overwrite each other's changes.
+
+Each channel has at most one task in flight. A slow or dead channel therefore
+holds up only its own messages: the others keep going, and its own messages
+wait in the state (durable) with backoff instead of piling up as retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final, Protocol
+
+from callwatch import metrics
+from callwatch.alerting.base import DeliveryError, Outgoing
+from callwatch.alerting.config import AlertsSetup, escalation_minutes
+from streams.alerting import delivery as state
+from streams.alerting.delivery import Ack, AckOutcome, CallAlerts, ReceiveOutcome, Work
+from streams.alerting.message import Message, render
+from streams.alerting.records import ack_record, attempt_record, escalation_record
+from streams.alerting.routing import Route, route_for
+from streams.engine.deadlines import DeadlineQueue
+
+log = logging.getLogger("callwatch.alerter")
+
+# While a channel is busy, its other due work is looked at again this soon.
+BUSY_RECHECK_MS: Final = 250
+# End-to-end latency is observed only for live alerts; a replay's violation
+# times are history, not pipeline latency.
+LIVE_WINDOW_S: Final = 24 * 3600
+
+Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class Store(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def set(self, key: bytes, value: bytes) -> None: ...
+
+    def items(self) -> Iterable[tuple[bytes, bytes]]: ...
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        setup: AlertsSetup,
+        store: Store,
+        emit: Emit,
+        now_ms: Callable[[], int],
+        owns: Callable[[str], bool] = lambda call_id: True,
+    ) -> None:
+        # ``owns``: whether this worker is the one delivering for a call. A table
+        # may also hold standby copies of other workers' partitions, and two
+        # workers delivering the same alert would send it twice.
+        self.owns = owns
+        self.setup = setup
+        self.store = store
+        self.emit = emit
+        self.now_ms = now_ms
+        self.kinds = setup.kinds
+        self.queue = DeadlineQueue()
+        self.busy: set[str] = set()
+        self.failing_since: dict[str, int] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._tick_lock = asyncio.Lock()
+        self._observed: set[str] = set()  # alert ids whose latency was observed
+
+    # ------------------------------------------------------------------ state
+    def _load(self, call_id: str) -> CallAlerts | None:
+        raw = self.store.get(call_id.encode())
+        return state.load(raw) if raw else None
+
+    def _save(self, call: CallAlerts) -> None:
+        self.store.set(call.call_id.encode(), state.dump(call))
+        self.queue.set(call.call_id, state.next_due(call))
+
+    def _route_of(self, alert: state.Alert) -> Route:
+        return route_for(self.setup.routes, alert.severity, alert.rule)
+
+    def rebuild(self) -> int:
+        """Re-schedule everything pending from the store (after a restart or rebalance)."""
+        self.queue.clear()
+        for key, raw in self.store.items():
+            if raw and self.owns(key.decode()):
+                self.queue.set(key.decode(), state.next_due(state.load(raw)))
+        return len(self.queue)
+
+    @property
+    def pending(self) -> int:
+        return len(self.queue)
+
+    # ------------------------------------------------------------------ inputs
+    def receive(self, intent: Mapping[str, Any]) -> ReceiveOutcome:
+        call_id = str(intent["call_id"])
+        call = self._load(call_id) or CallAlerts(call_id=call_id)
+        route = route_for(self.setup.routes, str(intent["severity"]), str(intent["rule"]))
+        outcome = state.receive(call, intent, route, self.kinds, self.now_ms())
+        if outcome == "duplicate":
+            alert = call.alerts[str(intent["dedup_key"])]
+            for channel in state.delivered_on(alert, str(intent["alert_id"])):
+                metrics.alert(self.setup.channels[channel].channel_type, "deduplicated")
+            return outcome
+        self._save(call)
+        return outcome
+
+    async def acknowledge(self, request: Mapping[str, Any]) -> AckOutcome:
+        call_id, key = str(request["call_id"]), str(request["dedup_key"])
+        call = self._load(call_id) or CallAlerts(call_id=call_id)
+        at = _millis(str(request["at"])) or self.now_ms()
+        ack = Ack(by=str(request["by"]), at=at, comment=request.get("comment"),
+                  ack_id=str(request["ack_id"]))
+        outcome = state.acknowledge(call, key, ack)
+        alert = call.alerts.get(key)
+        repeated = alert is not None and alert.ack is not None and alert.ack.ack_id == ack.ack_id
+        if outcome == "already_acknowledged" and repeated:
+            return "acknowledged"  # this very ack, redelivered: recorded already
+        if outcome == "acknowledged":
+            self._save(call)
+            log.warning("alert %s acknowledged by %s", key, ack.by)
+        else:
+            log.warning("acknowledgement of %s by %s: %s", key, ack.by, outcome)
+        await self.emit(call_id, ack_record(request, outcome, alert))
+        return outcome
+
+    # ------------------------------------------------------------------ time
+    async def tick(self) -> None:
+        """Escalate what is due and start a task for every idle channel with due work."""
+        if self._tick_lock.locked():
+            return
+        async with self._tick_lock:
+            now = self.now_ms()
+            work: dict[str, list[Work]] = {}
+            for call_id in self.queue.pop_due(now):
+                call = self._load(call_id) if self.owns(call_id) else None
+                if call is None:
+                    continue
+                escalations = state.escalate(call, self._route_of, now)
+                changed, waiting = bool(escalations), False
+                for item in state.due_work(call, now):
+                    if item.channel not in self.setup.channels:
+                        self._unknown_channel(call, item, now)
+                        changed = True
+                    elif item.channel in self.busy:
+                        waiting = True
+                    else:
+                        work.setdefault(item.channel, []).append(item)
+                if changed:
+                    self.store.set(call_id.encode(), state.dump(call))
+                due = state.next_due(call)
+                if waiting:  # look again soon, without spinning on every tick
+                    due = max(due or 0, now + BUSY_RECHECK_MS)
+                self.queue.set(call_id, due)
+                for escalation in escalations:
+                    alert = call.alerts[escalation.dedup_key]
+                    log.warning(
+                        "alert %s not acknowledged after %.1f min: escalated to tier %d (%s)",
+                        escalation.dedup_key, escalation.after_ms / 60_000, escalation.tier,
+                        ", ".join(escalation.channels) or "no new channel",
+                    )
+                    await self.emit(call_id, escalation_record(alert, escalation, now))
+            for channel, items in work.items():
+                self.busy.add(channel)
+                task = asyncio.ensure_future(self._deliver(channel, items))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+    def _unknown_channel(self, call: CallAlerts, item: Work, now: int) -> None:
+        # The alerts file lost a channel that still owes messages: keep them (the
+        # channel may come back) and say so, at the slowest retry pace.
+        log.error("channel %r owes %s but is no longer configured", item.channel, item.alert_id)
+        state.failed(call, item, "channel not configured", self.setup.backoff, now)
+
+    async def _deliver(self, name: str, items: list[Work]) -> None:
+        channel = self.setup.channels[name]
+        # Least-tried first: a message the far end keeps refusing must not stand in
+        # front of the others forever.
+        items = sorted(items, key=lambda w: (w.retry, w.attempt))
+        groups = [items] if channel.batches else [[item] for item in items]
+        try:
+            for index, group in enumerate(groups):
+                now = self.now_ms()
+                try:
+                    outgoing = [Outgoing(w, self._render(w), now) for w in group]
+                    await asyncio.wait_for(channel.send(outgoing), self.setup.timeout_seconds)
+                except Exception as exc:  # any failure is retried, never fatal
+                    retry_at = await self._failed(name, group, _describe(exc))
+                    if isinstance(exc, DeliveryError) and not exc.channel_down:
+                        continue
+                    # the channel is down: the rest wait for the same retry, untried
+                    self._defer([w for g in groups[index + 1 :] for w in g], retry_at)
+                    return
+                await self._succeeded(name, group)
+        finally:
+            self.busy.discard(name)
+
+    def _render(self, work: Work) -> Message:
+        intent = work.intent
+        route = route_for(self.setup.routes, str(intent["severity"]), str(intent["rule"]))
+        return render(
+            intent,
+            self.setup.context.call_url_template,
+            timezone=self.setup.context.timezone,
+            escalated_after_minutes=escalation_minutes(route, work.tier),
+            acknowledged_by=work.acked_by,
+        )
+
+    async def _succeeded(self, name: str, group: list[Work]) -> None:
+        channel = self.setup.channels[name]
+        now = self.now_ms()
+        if name in self.failing_since:
+            down = (now - self.failing_since.pop(name)) / 1000
+            log.warning("channel %s delivering again after %.0f s of failures", name, down)
+        for work in group:
+            call = self._load(work.call_id)
+            if call is None or not state.succeeded(call, work, channel.kind, now):
+                continue
+            self._save(call)
+            metrics.alert(channel.channel_type, "sent")
+            self._observe_latency(work, now)
+            await self.emit(
+                work.call_id,
+                attempt_record(work, channel_type=channel.channel_type, outcome="sent",
+                               attempt=work.attempt, at=now),
+            )
+
+    async def _failed(self, name: str, group: list[Work], error: str) -> int:
+        channel = self.setup.channels[name]
+        now = self.now_ms()
+        if name not in self.failing_since:
+            self.failing_since[name] = now
+            log.warning("channel %s failing (%s); retrying with backoff", name, error)
+        retry_at = now + self.setup.backoff.initial_ms
+        for work in group:
+            call = self._load(work.call_id)
+            if call is None:
+                continue
+            due = state.failed(call, work, error, self.setup.backoff, now)
+            self._save(call)
+            retry_at = max(retry_at, due or now)
+            # every failed attempt will be retried; "failed" is counted once, when a
+            # message has kept failing long enough for operators to hear of it
+            metrics.alert(channel.channel_type, "retried")
+            if state.failures(call, work) == self.setup.failed_after_attempts:
+                metrics.alert(channel.channel_type, "failed")
+                log.error("alert %s still undelivered on %s after %d attempts (%s)",
+                          work.alert_id, name, self.setup.failed_after_attempts, error)
+            await self.emit(
+                work.call_id,
+                attempt_record(work, channel_type=channel.channel_type, outcome="failed",
+                               attempt=work.attempt, at=now, error=error, next_attempt_at=due),
+            )
+        return retry_at
+
+    def _defer(self, items: list[Work], until: int) -> None:
+        for work in items:
+            call = self._load(work.call_id)
+            if call is not None:
+                state.deferred(call, work, until)
+                self._save(call)
+
+    def _observe_latency(self, work: Work, now: int) -> None:
+        if work.resend or work.intent.get("state") != "firing" or work.alert_id in self._observed:
+            return
+        if len(self._observed) > 100_000:  # only a guard against double counting
+            self._observed.clear()
+        self._observed.add(work.alert_id)
+        violation = _millis(str(work.intent.get("violation_at") or ""))
+        if violation is not None and 0 <= now - violation <= LIVE_WINDOW_S * 1000:
+            metrics.observe_end_to_end(violation / 1000, now / 1000)
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for channel in self.setup.channels.values():
+            await channel.aclose()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, DeliveryError):
+        return str(exc)
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    log.exception("unexpected error delivering an alert")
+    return f"unexpected {type(exc).__name__}"
+
+
+def _millis(iso: str) -> int | None:
+    if not iso:
+        return None
+    try:
+        return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None

@@ -1,0 +1,225 @@
+"""What a supervisor reads: one alert intent rendered as a title, a body and an action.
+
+Written for someone woken at 3 a.m.: the first line says what happened on which
+call; the body adds the policy clause, the one thing to do now, the link to the
+call and how to acknowledge. Channels only lay this text out (Slack blocks, an
+e-mail, Alertmanager annotations); they never write their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+MessageKind = Literal["firing", "resolved", "cured", "withdrawn"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleText:
+    headline: str  # what happened, as a short clause ("no commanding officer notified")
+    action: str  # what to do now
+
+
+# One entry per rule of the shipped policy; a rule a local policy adds falls back
+# to its own summary and a generic action (see _rule_text).
+RULE_TEXT: Final[Mapping[str, RuleText]] = {
+    "commander-notified": RuleText(
+        "no commanding officer notified in time",
+        "Contact the on-duty commanding officer now and have them take the call. Hold any"
+        " units not yet dispatched until the commanding officer decides what help, if any,"
+        " is appropriate.",
+    ),
+    "commander-on-scene": RuleText(
+        "officers on scene without a commanding officer",
+        "Send a commanding officer to the scene now, or have the officers withdraw until"
+        " one arrives.",
+    ),
+    "call-recorded": RuleText(
+        "the call is not on a recorded line",
+        "Move the conversation to a recorded line now; do not call back on a cell phone or"
+        " 'offline'. Note the gap and preserve whatever record exists.",
+    ),
+    "lawful-basis": RuleText(
+        "units dispatched without a lawful basis",
+        "Check now that a criminal warrant, a crime or an emergency is documented. If none"
+        " is, recall the units and tell the commanding officer. Civil immigration"
+        " enforcement and administrative warrants are not a basis.",
+    ),
+    "bodycam-continuous": RuleText(
+        "a body camera was off on scene",
+        "Tell the units on scene to switch their body cameras on now and keep them on until"
+        " they clear; have the reason recorded in the report.",
+    ),
+    "report-filed": RuleText(
+        "no report filed",
+        "Make sure the officers who responded file the report before the end of the shift.",
+    ),
+    "coding-consistent": RuleText(
+        "call coded as an emergency the caller said it was not",
+        "Send the call to dispatch QA for review and correct the call type if it was"
+        " miscoded.",
+    ),
+}
+
+SEVERITY_LABEL: Final[Mapping[str, str]] = {
+    "critical": "CRITICAL",
+    "high": "HIGH",
+    "warning": "WARNING",
+    "review": "REVIEW",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    alert_id: str
+    dedup_key: str
+    call_id: str
+    rule: str
+    severity: str
+    kind: MessageKind
+    title: str  # one line: subject, Slack headline, Alertmanager summary
+    what: str  # what happened, with the engine's detail
+    policy: str  # the clause it breaks, quoted
+    action: str  # what to do now
+    call_url: str  # the call in the dashboards
+    acknowledge: str  # how to acknowledge (empty when nothing is firing)
+    body: str  # everything above as plain text, for e-mail and logs
+
+    @property
+    def firing(self) -> bool:
+        return self.kind == "firing"
+
+
+def call_url(template: str, call_id: str) -> str:
+    """The dashboard link for a call: ``template`` with ``{call_id}`` URL-quoted in."""
+    return template.replace("{call_id}", quote(call_id, safe=""))
+
+
+def message_kind(intent: Mapping[str, Any]) -> MessageKind:
+    if intent.get("state") == "firing":
+        return "firing"
+    if intent.get("withdrawn"):
+        return "withdrawn"
+    if intent.get("transition") == "opened":
+        return "cured"  # seen for the first time already resolved: tell, do not page
+    return "resolved"
+
+
+def render(
+    intent: Mapping[str, Any],
+    call_url_template: str,
+    *,
+    timezone: str = "UTC",
+    escalated_after_minutes: float | None = None,
+    acknowledged_by: str | None = None,
+) -> Message:
+    """Render an alert intent (``streams.engine.records.alert_intent``) for people."""
+    kind = message_kind(intent)
+    rule = str(intent["rule"])
+    call_id = str(intent["call_id"])
+    severity = str(intent.get("severity", ""))
+    text = _rule_text(rule, str(intent.get("summary", "")))
+    clause = str(intent.get("clause", ""))
+    zone = ZoneInfo(timezone)
+    link = call_url(call_url_template, call_id)
+    label = SEVERITY_LABEL.get(severity, severity.upper())
+    agency = intent.get("agency") or "an immigration agency"
+    violation_at = _when(intent.get("violation_at"), zone)
+    resolved_at = _when(intent.get("resolved_at"), zone)
+    detail = str(intent.get("detail") or "").strip()
+
+    if kind == "firing":
+        prefix = f"[{label}]" if escalated_after_minutes is None else f"[{label}, ESCALATED]"
+        title = f"{prefix} Call {call_id}: {text.headline} ({clause})"
+        what = f"Call {call_id} from {agency}: {text.headline} at {violation_at}."
+        action = text.action
+    elif kind == "cured":
+        title = f"[{label}, ALREADY CURED] Call {call_id}: {text.headline} ({clause})"
+        what = (
+            f"Call {call_id} from {agency}: {text.headline} at {violation_at};"
+            f" cured at {resolved_at}."
+        )
+        action = "Nothing urgent: the breach was cured late. Review the call for the record."
+    elif kind == "resolved":
+        title = f"[RESOLVED] Call {call_id}: {text.headline} ({clause})"
+        what = f"Call {call_id}: {text.headline} since {violation_at}; resolved at {resolved_at}."
+        action = "No action needed now. Review the call for the record."
+    else:
+        title = f"[WITHDRAWN] Call {call_id}: {text.headline} ({clause})"
+        what = (
+            f"Call {call_id}: later events showed the policy was met; the alert of"
+            f" {violation_at} was wrong."
+        )
+        action = "No action needed; disregard the earlier alert."
+    if detail and kind != "withdrawn":
+        what = f"{what} Detail: {detail}."
+    if escalated_after_minutes is not None and kind == "firing":
+        what = (
+            f"{what} Nobody acknowledged this alert within"
+            f" {_minutes(escalated_after_minutes)}; it is now escalated to you."
+        )
+    if acknowledged_by and kind != "firing":
+        what = f"{what} Acknowledged by {acknowledged_by}."
+    clause_text = str(intent.get("clause_text") or intent.get("summary") or "")
+    policy = f"{clause}: {clause_text}"
+    source = " ".join(str(intent[k]) for k in ("policy", "policy_version") if intent.get(k))
+    if source:
+        policy = f"{policy} (policy {source})"
+    dedup_key = str(intent["dedup_key"])
+    acknowledge = (
+        f"callwatch ack {dedup_key} --by YOUR-NAME (or POST /alerts/{dedup_key}/ack)"
+        if kind == "firing"
+        else ""
+    )
+    lines = [
+        title,
+        "",
+        f"WHAT HAPPENED: {what}",
+        f"POLICY: {policy}",
+        f"DO NOW: {action}",
+        f"CALL: {link}",
+    ]
+    if acknowledge:
+        lines.append(f"ACKNOWLEDGE: {acknowledge}")
+    lines.append(f"Severity {severity}; alert {intent['alert_id']}.")
+    return Message(
+        alert_id=str(intent["alert_id"]),
+        dedup_key=dedup_key,
+        call_id=call_id,
+        rule=rule,
+        severity=severity,
+        kind=kind,
+        title=title,
+        what=what,
+        policy=policy,
+        action=action,
+        call_url=link,
+        acknowledge=acknowledge,
+        body="\n".join(lines) + "\n",
+    )
+
+
+def _rule_text(rule: str, summary: str) -> RuleText:
+    known = RULE_TEXT.get(rule)
+    if known is not None:
+        return known
+    headline = f"rule {rule} broken"
+    return RuleText(headline, f"Check the call against the policy now: {summary}".strip())
+
+
+def _when(iso: object, zone: ZoneInfo) -> str:
+    if not isinstance(iso, str) or not iso:
+        return "an unknown time"
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _minutes(value: float) -> str:
+    if value < 1:
+        return f"{round(value * 60)} seconds"
+    whole = round(value)
+    return f"{whole} minute" if whole == 1 else f"{whole} minutes"

@@ -1,0 +1,115 @@
+"""Plain-dict records of acknowledgements and of what the alerter did, for Kafka and the index.
+
+Every delivery attempt, acknowledgement and escalation becomes one record on the
+``deliveries`` topic, indexed into ``PREFIX-alerts`` under its ``record_id``.
+The ids are deterministic, so a record repeated after a restart overwrites its
+first copy instead of counting twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+from streams.alerting.delivery import AckOutcome, Alert, Escalation, Work
+from streams.engine.records import iso
+
+ACK_KIND: Final = "ack"
+COMMENT_CHARS: Final = 1000
+AckVia = Literal["http", "cli"]
+
+
+def split_dedup_key(dedup_key: str) -> tuple[str, str]:
+    """``CALL/RULE`` -> (call id, rule); call ids may contain '/', rule ids may not."""
+    call_id, slash, rule = dedup_key.rpartition("/")
+    if not slash or not call_id or not rule:
+        raise ValueError(f"{dedup_key!r} is not an alert key (CALL_ID/RULE)")
+    return call_id, rule
+
+
+def ack_request(
+    dedup_key: str, *, by: str, at: int, ack_id: str, via: AckVia, comment: str | None = None
+) -> dict[str, Any]:
+    """The acknowledgement as produced to the alerts topic, keyed by call id."""
+    call_id, rule = split_dedup_key(dedup_key)
+    if not by.strip():
+        raise ValueError("an acknowledgement needs the name of who acknowledges")
+    return {
+        "kind": ACK_KIND,
+        "ack_id": ack_id,
+        "dedup_key": dedup_key,
+        "call_id": call_id,
+        "rule": rule,
+        "by": by.strip(),
+        "at": iso(at),
+        "comment": (comment or "").strip()[:COMMENT_CHARS] or None,
+        "via": via,
+    }
+
+
+def is_ack(record: Mapping[str, Any]) -> bool:
+    return record.get("kind") == ACK_KIND
+
+
+def _alert_fields(intent: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: intent.get(k)
+        for k in ("alert_id", "dedup_key", "call_id", "rule", "severity", "clause", "agency")
+    } | {"policy_version": intent.get("policy_version"), "state": intent.get("state")}
+
+
+def attempt_record(
+    work: Work,
+    *,
+    channel_type: str,
+    outcome: Literal["sent", "failed"],
+    attempt: int,
+    at: int,
+    error: str | None = None,
+    next_attempt_at: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "record_id": f"{work.dedup_key}|{work.channel}|{attempt}",
+        "kind": "resend" if work.resend else "delivery",
+        **_alert_fields(work.intent),
+        "alert_id": work.alert_id,
+        "channel": work.channel,
+        "channel_type": channel_type,
+        "tier": work.tier,
+        "attempt": attempt,
+        "outcome": outcome,
+        "error": error,
+        "at": iso(at),
+        "next_attempt_at": iso(next_attempt_at),
+    }
+
+
+def ack_record(
+    request: Mapping[str, Any], outcome: AckOutcome, alert: Alert | None
+) -> dict[str, Any]:
+    intent: Mapping[str, Any] = alert.intents.get(alert.latest, {}) if alert else {}
+    return {
+        "record_id": f"ack|{request['ack_id']}",
+        "kind": ACK_KIND,
+        **_alert_fields(intent),
+        "dedup_key": request["dedup_key"],
+        "call_id": request["call_id"],
+        "rule": request.get("rule"),
+        "outcome": outcome,
+        "by": request.get("by"),
+        "comment": request.get("comment"),
+        "via": request.get("via"),
+        "at": request.get("at"),
+    }
+
+
+def escalation_record(alert: Alert, escalation: Escalation, at: int) -> dict[str, Any]:
+    return {
+        "record_id": f"{alert.dedup_key}|escalation|{alert.fired_at}|{escalation.tier}",
+        "kind": "escalation",
+        **_alert_fields(alert.intents.get(alert.latest, {})),
+        "tier": escalation.tier,
+        "channels": list(escalation.channels),
+        "outcome": "escalated",
+        "at": iso(at),
+    }
