@@ -53,3 +53,7 @@ clean: ## Stop services and remove the environment and local data
 	-$(BIN)/callwatch services down --profile demo
 	-$(BIN)/callwatch services down --profile test
 	rm -rf $(VENV) .services .demo
+
+.PHONY: faults
+faults: install ## Fault suite: kills, outages of a minute, bad input; prints the fault table
+	CALLWATCH_FAULT_DOWN_SECONDS=60 $(BIN)/python -m pytest tests/faults -m faults -s $(PYTEST_ARGS)

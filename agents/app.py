@@ -18,6 +18,7 @@ from agents.alerter import register_alerter
 from agents.engine import register_engine
 from agents.indexer import register_indexer
 from agents.ingest import register_ingest
+from agents.offsets import install as install_strict_offsets
 from agents.topics import TopicNames
 from callwatch.bootstrap import Components
 from callwatch.settings import Settings
@@ -82,6 +83,7 @@ class App(faust.App):
 
 def build_app(components: Components) -> faust.App:
     settings = components.settings
+    install_strict_offsets()  # never commit past an unacknowledged offset (faust #606)
     app = App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_servers],

@@ -13,20 +13,29 @@ the next batch, i.e. after it returned normally (having flushed its outputs).
 A batch whose body did not finish keeps its references, is never
 acknowledged, and is processed again after a restart: at-least-once. (Faust's
 ``StreamT`` protocol lacks ``take_events``; the concrete ``Stream`` has it.)
+
+Before the first batch, the producer is made to know every table's changelog
+topic: a table keyed through the partitioner (``use_partitioner=True``) asks
+the producer for the key's partition without fetching metadata first, and just
+after start-up that raised ``TypeError: 'NoneType' object is not iterable`` in
+the first table write (seen on the alerter's table in the fault suite).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from faust.streams import Stream
-from faust.types import EventT, StreamT
+from faust.types import AppT, EventT, StreamT
 
 
 async def batches(
     stream: StreamT[bytes], size: int, within: float
 ) -> AsyncIterator[Sequence[EventT[bytes]]]:
     assert isinstance(stream, Stream)
+    await changelog_metadata(stream.app)
     async for batch in stream.take_events(size, within=within):
         for event in batch:
             event.message.incref()  # take_events' own ack cannot release it on its own
@@ -34,3 +43,17 @@ async def batches(
         # Resumed: the body returned. Release our reference; take_events' ack releases its.
         for event in batch:
             event.ack()
+
+
+async def changelog_metadata(app: AppT) -> None:
+    """Fetch the producer's metadata for every table's changelog topic (once per app)."""
+    state: Any = app.__dict__
+    if "_callwatch_changelog_metadata" not in state:
+        state["_callwatch_changelog_metadata"] = asyncio.ensure_future(_fetch(app))
+    await asyncio.shield(state["_callwatch_changelog_metadata"])
+
+
+async def _fetch(app: AppT) -> None:
+    producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
+    for table in app.tables.values():
+        await producer.partitions_for(table.changelog_topic.get_topic_name())

@@ -123,7 +123,8 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         await output.flush()  # the outputs are durable: now the states may be stored
         for key, state in states.items():
             persist(key, state)
-        await output.flush()  # ...and their changelog, before the inputs are acknowledged
+        # Their changelog records are flushed by the consumer before it commits the
+        # batch's offsets (faust flushes the producer first).
 
     def watch_partitions() -> None:
         """Make each events partition this worker owns count for the clock at once.
@@ -170,7 +171,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                     if state is None:
                         stored = table.get(key)
                         state = load_state(stored) if stored else None
-                    step = engine.apply(state, event, clock.now())
+                    step = engine.apply(state, event, clock.now_for(record.message.partition))
                     if step.late:
                         messages.append(
                             _dead_letter(
@@ -231,8 +232,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             # judged by the time another partition had reached.
             for partition, t in latest.items():
                 clock.observe(t, partition)
-        now = clock.now()
-        due = queue.pop_due(now)
+        due = queue.pop_due(clock.now())
         if not due:
             return
         messages: list[Message] = []
@@ -245,6 +245,10 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                 continue
             state = load_state(stored)
             due_at = engine.next_wakeup(state)
+            now = clock.now_for(partition_of(key))
+            if due_at is not None and due_at > now:
+                queue.set(call_id, due_at)  # its partition has not got there yet
+                continue
             step = engine.tick(state, now)
             for change in step.changes:
                 if due_at is not None and change.transition == "opened":

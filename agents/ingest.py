@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import faust
@@ -16,6 +17,10 @@ from streams.codec import Rejected, decode, encode
 
 BATCH = 1000
 WITHIN_SECONDS = 0.05
+# The producer refuses records over 1 MB (faust's producer_max_request_size), and Kafka
+# takes raw records up to about that: a bigger one is dead-lettered cut to this size,
+# its full size and SHA-256 in the detail, rather than crashing the agent on every retry.
+DEADLETTER_MAX_BYTES = 960_000
 
 
 def register_ingest(app: faust.App, topics: TopicNames, components: Components) -> None:
@@ -38,14 +43,21 @@ def register_ingest(app: faust.App, topics: TopicNames, components: Components) 
                 result = decode(raw, max_bytes)
                 if isinstance(result, Rejected):
                     message = record.message
+                    value, detail = raw, result.detail
+                    if len(raw) > DEADLETTER_MAX_BYTES:
+                        value = raw[:DEADLETTER_MAX_BYTES]
+                        detail += (
+                            f"; cut to {DEADLETTER_MAX_BYTES} of {len(raw)} bytes,"
+                            f" sha256 {hashlib.sha256(raw).hexdigest()}"
+                        )
                     await out.send(
                         deadletter_name,
                         record.key,
-                        raw,
+                        value,
                         deadletter_headers(
                             stage="ingest",
                             reason=result.reason,
-                            detail=result.detail,
+                            detail=detail,
                             topic=message.topic,
                             partition=message.partition,
                             offset=message.offset,

@@ -13,6 +13,11 @@ are tiny, so time is effectively the events' own. Now never goes backwards.
 
 ``WallClock`` is the plain wall clock, for sources whose event times are
 trustworthy wall time. Both take the wall clock as an injected function.
+
+With a wall clock, an event stamped more than ``max_future_ms`` ahead of it (a
+source whose clock is wrong, a typo'd year) does not move time at all -- its
+partition still counts as flowing -- so one event from 2099 cannot make every
+open deadline due at once, live or in a replay. The event itself is kept as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ class Clock(Protocol):
 
     def now(self) -> Millis: ...
 
+    def now_for(self, partition: int) -> Millis: ...
+
 
 class EventClock:
     def __init__(
@@ -35,9 +42,11 @@ class EventClock:
         lateness_ms: Millis = 30_000,
         wall: Callable[[], Millis] | None = None,
         idle_ms: Millis = 5_000,
+        max_future_ms: Millis = 5 * 60_000,
     ) -> None:
         self.lateness_ms = lateness_ms
         self.idle_ms = idle_ms
+        self.max_future_ms = max_future_ms
         self._wall = wall  # None: time stands still between events (offline replay)
         self._latest: dict[int, Millis] = {}  # partition -> latest event time
         self._seen_at: dict[int, Millis] = {}  # partition -> wall time of its last event
@@ -48,10 +57,14 @@ class EventClock:
         return max(self._latest.values()) if self._latest else None
 
     def observe(self, event_time: Millis, partition: int = 0) -> None:
+        if self._wall is not None:
+            wall = self._wall()
+            self._seen_at[partition] = wall
+            if event_time > wall + self.max_future_ms:
+                self._latest.setdefault(partition, 0)  # flowing, at no time of its own yet
+                return
         if event_time > self._latest.get(partition, event_time - 1):
             self._latest[partition] = event_time
-        if self._wall is not None:
-            self._seen_at[partition] = self._wall()
 
     def now(self) -> Millis:
         if not self._latest:
@@ -69,6 +82,24 @@ class EventClock:
         self._now = max(self._now, candidate - self.lateness_ms)
         return self._now
 
+    def now_for(self, partition: int) -> Millis:
+        """Now, for the calls of one partition: never past what that partition has
+        shown while it still flows.
+
+        The same as ``now()`` for a partition that keeps up. Lower for one that is
+        behind the time the others set -- a partition just taken over from a stopped
+        worker and replaying its backlog, or one whose first events are not in yet --
+        so its calls are not judged before their events are read. ``now()`` cannot
+        do that itself: it never goes back. A quiet partition follows ``now()``.
+        """
+        now = self.now()
+        latest = self._latest.get(partition)
+        if latest is None or self._wall is None:
+            return now
+        if self._wall() - self._seen_at[partition] >= self.idle_ms:
+            return now
+        return min(now, latest - self.lateness_ms)
+
 
 class WallClock:
     def __init__(self, wall: Callable[[], Millis]) -> None:
@@ -78,4 +109,7 @@ class WallClock:
         pass
 
     def now(self) -> Millis:
+        return self._wall()
+
+    def now_for(self, partition: int) -> Millis:
         return self._wall()

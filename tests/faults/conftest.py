@@ -1,0 +1,267 @@
+"""The fault suite's fixtures and its summary table.
+
+Every scenario runs against the ``faults`` service profile (Kafka 39092,
+Elasticsearch 39200), which the tests may stop, pause and restart without
+disturbing the other tests. Each scenario has its own topics, indices and
+consumer group (a unique prefix). Outages last ``CALLWATCH_FAULT_DOWN_SECONDS``
+(15 s by default; ``make faults`` uses 60).
+
+Each scenario adds one row to a session-wide table, printed at the end of the
+run and written to ``fault-report.md`` in pytest's temporary directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callwatch import local_services
+from tests.conftest import ROOT, Services, Worker, free_port
+from tests.faults.accounting import Ledger, Row
+
+DOWN_SECONDS = float(os.environ.get("CALLWATCH_FAULT_DOWN_SECONDS", "15"))
+# "faults" (Kafka 39092, ES 39200). CALLWATCH_FAULT_PROFILE=faults-private runs the suite on
+# services of its own (59092/59200), for when something else uses the faults profile too.
+PROFILE = os.environ.get("CALLWATCH_FAULT_PROFILE", "faults")
+local_services.PROFILES.setdefault(  # type: ignore[attr-defined]
+    PROFILE, local_services.Profile(PROFILE, 59092, 59093, 59200, 59300)
+)
+# A SIGKILLed worker stays a member of its consumer group until its session times
+# out; faust reads these from the environment. Production keeps faust's 60 s
+# default unless the operator sets them (see the README's "Failure and recovery").
+FAST_FAILOVER = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+
+ROWS: list[Row] = []
+_REPORT_DIR: list[Path] = []
+
+
+@pytest.fixture(scope="session")
+def fault_table(tmp_path_factory: pytest.TempPathFactory) -> list[Row]:
+    _REPORT_DIR.append(tmp_path_factory.getbasetemp())
+    return ROWS
+
+
+@pytest.fixture(scope="session")
+def suite_services() -> Iterator[Services]:
+    """The fault services, started once; stopped at the end if this session started them."""
+    profile = local_services.PROFILES[PROFILE]
+    already = all(s.healthy() for s in local_services.services(PROFILE))
+    local_services.up(PROFILE, report=lambda m: print(f"[{PROFILE}] {m}", file=sys.stderr))
+    yield Services(profile.kafka_bootstrap, profile.es_url)
+    if not already and os.environ.get("CALLWATCH_KEEP_SERVICES") != "1":
+        local_services.down(PROFILE, report=lambda m: print(f"[{PROFILE}] {m}", file=sys.stderr))
+
+
+@pytest.fixture
+def services_up(suite_services: Services) -> Iterator[Services]:
+    """Whatever the previous scenario did to them, each starts with both services healthy."""
+    restore_services()
+    yield suite_services
+    restore_services()
+
+
+def restore_services() -> None:
+    for svc in local_services.services(PROFILE):
+        pid = svc.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGCONT)
+        if not svc.healthy():
+            start_service(svc)
+
+
+class FaultWorker(Worker):
+    """A worker whose metrics are probed where CALLWATCH_WEB_HOST binds them."""
+
+    @property
+    def metrics_url(self) -> str:
+        host = self.env.get("CALLWATCH_WEB_HOST", "127.0.0.1")
+        return f"http://{host}:{self.env['CALLWATCH_WEB_PORT']}/metrics"
+
+
+@dataclass
+class Pipeline:
+    """One isolated pipeline on the fault services: its prefix, group and workers."""
+
+    services: Services
+    tmp: Path
+    prefix: str = field(default_factory=lambda: f"f{uuid.uuid4().hex[:10]}")
+    workers: list[Worker] = field(default_factory=list)
+    dead: set[int] = field(default_factory=set)  # ids of workers killed and not restarted
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.services.kafka_bootstrap, self.services.es_url, self.prefix)
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        n = len(self.workers)
+        return {
+            "CALLWATCH_KAFKA_BOOTSTRAP": self.services.kafka_bootstrap,
+            "CALLWATCH_ES_URL": self.services.es_url,
+            "CALLWATCH_TOPIC_PREFIX": self.prefix,
+            "CALLWATCH_INDEX_PREFIX": self.prefix,
+            "CALLWATCH_APP_ID": f"callwatch-{self.prefix}",
+            "CALLWATCH_DATA_DIR": str(self.tmp / f"worker{n}"),
+            "CALLWATCH_WEB_PORT": str(free_port()),
+            **FAST_FAILOVER,
+            **overrides,
+        }
+
+    def worker(self, **overrides: str) -> Worker:
+        """Start a worker process (its own data dir and metrics port) and wait until it serves."""
+        w = FaultWorker(self.env(**overrides), self.tmp / f"worker{len(self.workers)}.log")
+        self.workers.append(w)
+        return w.start()
+
+    def kill(self, w: Worker) -> None:
+        """SIGKILL: no shutdown, no final commit."""
+        w.kill()
+        self.dead.add(id(w))
+
+    def restart(self, w: Worker) -> Worker:
+        """Start a killed worker again with the same settings (same data dir and port)."""
+        self.dead.discard(id(w))
+        return w.start()
+
+    def alive(self) -> None:
+        """Fail fast if a worker that should be running has exited."""
+        for w in self.workers:
+            if id(w) not in self.dead:
+                w.assert_running()
+
+    def logs(self) -> str:
+        return "\n".join(w.log.read_text(errors="replace") for w in self.workers if w.log.exists())
+
+
+@pytest.fixture
+def pipeline(services_up: Services, tmp_path: Path) -> Iterator[Pipeline]:
+    p = Pipeline(services_up, tmp_path)
+    yield p
+    for w in p.workers:
+        w.stop()
+
+
+def stop_service(svc: local_services.Service) -> None:
+    assert svc.pid() is not None, f"{svc.name} was not started by this suite; cannot stop it"
+    svc.stop()
+
+
+def start_service(svc: local_services.Service) -> None:
+    """Start a stopped service. The fault ports (39092, 39200) lie in Linux's ephemeral
+    range (32768-60999): while the service is down, a client reconnecting to its port
+    can be given that very port as its own and connect to itself (TCP self-connect),
+    and the service then cannot bind until the client lets go. Try again then."""
+    for attempt in range(5):
+        try:
+            svc.start()
+            return
+        except local_services.ServiceError:
+            if attempt == 4:
+                raise
+            time.sleep(3)
+
+
+def pause_service(svc: local_services.Service) -> None:
+    pid = svc.pid()
+    assert pid is not None, f"{svc.name} is not running"
+    os.killpg(pid, signal.SIGSTOP)
+
+
+def resume_service(svc: local_services.Service) -> None:
+    pid = svc.pid()
+    assert pid is not None, f"{svc.name} is not running"
+    os.killpg(pid, signal.SIGCONT)
+
+
+def kafka_service() -> local_services.Kafka:
+    return local_services.Kafka(local_services.PROFILES[PROFILE])
+
+
+def es_service() -> local_services.Elasticsearch:
+    return local_services.Elasticsearch(local_services.PROFILES[PROFILE])
+
+
+# ---------------------------------------------------------------- the table
+
+COLUMNS = (
+    "scenario",
+    "events in",
+    "accounted",
+    "lost",
+    "findings exp/prod",
+    "alerts exp/deliv",
+    "duplicates",
+    "repeats",
+    "recovery s",
+    "caught up s",
+)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def render(rows: list[Row]) -> str:
+    table = [
+        [
+            r.scenario,
+            _fmt(r.events_in),
+            _fmt(r.accounted),
+            _fmt(r.lost),
+            f"{r.findings_expected}/{r.findings_produced}"
+            + (f" (+{r.findings_extra})" if r.findings_extra else ""),
+            f"{r.alerts_expected}/{r.alerts_delivered} {r.alerts_label}",
+            _fmt(r.duplicates),
+            _fmt(r.repeats),
+            _fmt(r.recovery_s),
+            _fmt(r.caught_up_s),
+        ]
+        for r in rows
+    ]
+    widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(COLUMNS)]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |"
+        for row in table
+    ]
+    notes = [f"- {r.scenario}: {note}" for r in rows for note in r.notes]
+    legend = (
+        f"Outages: {DOWN_SECONDS:.0f} s (CALLWATCH_FAULT_DOWN_SECONDS). "
+        "accounted = raw events found on the events topic (valid) or the dead-letter topic "
+        "(invalid); findings = ground-truth findings (agency calls) in the findings index with "
+        "their final status; alerts = alert intents in the outbox (alerts topic) against the "
+        "offline engine's; duplicates = effects applied twice (must be 0); repeats = "
+        "at-least-once redeliveries on topics, ignored downstream by id; recovery = fault "
+        "over -> pipeline progressing again; caught up = fault over -> everything accounted."
+    )
+    return "\n".join([*lines, "", legend, *notes])
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    if not ROWS:
+        return
+    text = render(ROWS)
+    terminalreporter.section("fault table")
+    terminalreporter.write_line(text)
+    directory = _REPORT_DIR[0] if _REPORT_DIR else Path(ROOT / ".pytest_cache")
+    path = directory / "fault-report.md"
+    path.write_text(f"# callwatch fault report ({time.strftime('%Y-%m-%d %H:%M:%S')})\n\n{text}\n")
+    terminalreporter.write_line(f"fault report written to {path}")
+    print(f"fault report: {path}", file=sys.stderr)

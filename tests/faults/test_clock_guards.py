@@ -1,0 +1,61 @@
+"""The event clock's two guards the fault suite needed, pinned as unit tests.
+
+- ``now_for``: a partition that is behind (taken over from a killed worker and
+  replaying its backlog) is judged by its own time, not the time the others set;
+- ``max_future_ms``: one event stamped in 2099 does not move time, so it cannot
+  make every deadline due (live, or in a replay of old data).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.engine.clock import EventClock
+
+pytestmark = pytest.mark.faults
+
+MIN = 60_000
+
+
+class Wall:
+    def __init__(self, t: int) -> None:
+        self.t = t
+
+    def __call__(self) -> int:
+        return self.t
+
+
+def test_a_partition_behind_is_judged_by_its_own_time() -> None:
+    wall = Wall(1_000_000 * MIN)
+    clock = EventClock(lateness_ms=0, wall=wall)
+    clock.observe(100 * MIN, 0)
+    clock.observe(100 * MIN, 1)
+    assert clock.now() == 100 * MIN
+    clock.observe(40 * MIN, 2)  # taken over, replaying from an hour back
+    assert clock.now() == 100 * MIN  # the worker's time never goes back...
+    assert clock.now_for(0) == 100 * MIN
+    assert clock.now_for(2) == 40 * MIN  # ...but partition 2's calls wait for its events
+    wall.t += 6_000  # partition 2 goes quiet: it follows the others again
+    clock.observe(101 * MIN, 0)
+    clock.observe(101 * MIN, 1)
+    assert clock.now_for(2) == clock.now()
+
+
+def test_an_event_from_the_far_future_does_not_move_time() -> None:
+    wall = Wall(1_000_000 * MIN)
+    clock = EventClock(lateness_ms=0, wall=wall, max_future_ms=5 * MIN)
+    replayed = 400_000 * MIN  # a replay of old data: event time far behind the wall clock
+    clock.observe(replayed, 0)
+    clock.observe(wall.t + 80 * 365 * 24 * 60 * MIN, 0)  # "2099"
+    clock.observe(replayed + MIN, 1)
+    assert clock.now() == replayed
+    wall.t += 6_000  # all quiet: time moves on from the latest believable event
+    assert clock.now() == replayed + MIN + 6_000
+
+
+def test_offline_clock_is_unchanged() -> None:
+    clock = EventClock(lateness_ms=0)
+    clock.observe(10 * MIN)
+    clock.observe(10**15)
+    assert clock.now() == 10**15
+    assert clock.now_for(0) == clock.now()
