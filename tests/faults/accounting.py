@@ -104,6 +104,7 @@ def simulated_stream(
     agency_calls: int = 30,
     calls_per_hour: float = 20,
     policy: Policy | None = None,
+    start: datetime = START,
 ) -> KnownStream:
     """A simulated feed and what it must produce.
 
@@ -114,7 +115,7 @@ def simulated_stream(
     """
     sim = simulate(
         SimulationConfig(
-            start=START,
+            start=start,
             seed=seed,
             hours=hours,
             agency_calls=agency_calls,
