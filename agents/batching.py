@@ -43,6 +43,11 @@ async def batches(
         # Resumed: the body returned. Release our reference; take_events' ack releases its.
         for event in batch:
             event.ack()
+        # Let the batch go (the caller's loop variable holds this list until the next
+        # batch): a rebalance waits for every message still referenced to be acknowledged,
+        # and one the consumer handed to only some of its streams never will be.
+        if isinstance(batch, list):
+            batch.clear()
 
 
 async def changelog_metadata(app: AppT) -> None:

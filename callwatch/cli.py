@@ -18,7 +18,7 @@ services_app = typer.Typer(help="Run real Kafka and Elasticsearch locally (no Do
 app.add_typer(services_app, name="services")
 
 ProfileOption = typer.Option(
-    "demo", "--profile", help="demo (19092/19200), test (29092/29200) or faults (39092/39200)"
+    "demo", "--profile", help="demo (19092/19200), test (29092/29200) or faults (28092/28200)"
 )
 
 

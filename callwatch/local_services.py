@@ -66,8 +66,11 @@ class Profile:
 PROFILES: Final = {
     "demo": Profile("demo", 19092, 19093, 19200, 19300),
     "test": Profile("test", 29092, 29093, 29200, 29300),
-    # the fault tests stop and start services: their own, so other tests are untouched
-    "faults": Profile("faults", 39092, 39093, 39200, 39300),
+    # the fault tests stop and start services: their own, so other tests are untouched.
+    # Below Linux's ephemeral range (32768-60999): while a service is down, clients
+    # reconnecting to a port inside it can be handed that very port and connect to
+    # themselves (TCP self-connect), and the service cannot bind it again.
+    "faults": Profile("faults", 28092, 28093, 28200, 28300),
     # `make bench` (tests/tools/bench.py): its own, so a benchmark never disturbs tests or a demo
     "bench": Profile("bench", 49092, 49093, 49200, 49300),
 }
@@ -246,6 +249,13 @@ class Service:
             raise ServiceError(
                 f"port {self.port} is in use by something that is not callwatch's {self.name}; "
                 f"stop it or choose another profile"
+            )
+        stale = self.pid()
+        if stale is not None:  # ours, but not on this port: started with another configuration
+            raise ServiceError(
+                f"the {self.profile.name} {self.name} (pid {stale}) is running but not answering"
+                f" on port {self.port}; stop it with `callwatch services down --profile"
+                f" {self.profile.name}`"
             )
         java = find_java()
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The fault suite's fixtures and its summary table.
 
-Every scenario runs against the ``faults`` service profile (Kafka 39092,
-Elasticsearch 39200), which the tests may stop, pause and restart without
+Every scenario runs against the ``faults`` service profile (Kafka 28092,
+Elasticsearch 28200), which the tests may stop, pause and restart without
 disturbing the other tests. Each scenario has its own topics, indices and
 consumer group (a unique prefix). Outages last ``CALLWATCH_FAULT_DOWN_SECONDS``
 (15 s by default; ``make faults`` uses 60).
@@ -30,11 +30,11 @@ from tests.conftest import ROOT, Services, Worker, free_port
 from tests.faults.accounting import Ledger, Row
 
 DOWN_SECONDS = float(os.environ.get("CALLWATCH_FAULT_DOWN_SECONDS", "15"))
-# "faults" (Kafka 39092, ES 39200). CALLWATCH_FAULT_PROFILE=faults-private runs the suite on
-# services of its own (59092/59200), for when something else uses the faults profile too.
+# "faults" (Kafka 28092, ES 28200). CALLWATCH_FAULT_PROFILE=faults-private runs the suite on
+# services of its own (31092/31200), for when something else uses the faults profile too.
 PROFILE = os.environ.get("CALLWATCH_FAULT_PROFILE", "faults")
 local_services.PROFILES.setdefault(  # type: ignore[attr-defined]
-    PROFILE, local_services.Profile(PROFILE, 59092, 59093, 59200, 59300)
+    PROFILE, local_services.Profile(PROFILE, 31092, 31093, 31200, 31300)
 )
 # A SIGKILLed worker stays a member of its consumer group until its session times
 # out; faust reads these from the environment. Production keeps faust's 60 s
@@ -157,10 +157,10 @@ def stop_service(svc: local_services.Service) -> None:
 
 
 def start_service(svc: local_services.Service) -> None:
-    """Start a stopped service. The fault ports (39092, 39200) lie in Linux's ephemeral
-    range (32768-60999): while the service is down, a client reconnecting to its port
-    can be given that very port as its own and connect to itself (TCP self-connect),
-    and the service then cannot bind until the client lets go. Try again then."""
+    """Start a stopped service, trying again if it cannot bind its port yet (a port
+    inside Linux's ephemeral range can be taken by a client's self-connect while the
+    service is down; the fault profile's ports are below that range, but a private
+    profile's might not be)."""
     for attempt in range(5):
         try:
             svc.start()

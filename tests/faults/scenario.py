@@ -98,11 +98,14 @@ def run_scenario(
     timeout: float = 420,
     started_when: Callable[[Ledger], bool] | None = None,
     pauses: dict[int, float] | None = None,
+    before_publish: Callable[[Pipeline], None] | None = None,
 ) -> Row:
     env = worker_env or {}
     for _ in range(workers):
         pipeline.worker(**env)
     ledger = pipeline.ledger
+    if before_publish is not None:
+        before_publish(pipeline)
     publisher = Publisher(pipeline, stream, rate, pauses)
     publisher.start()
     row = Row(name)

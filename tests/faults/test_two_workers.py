@@ -35,6 +35,23 @@ from tests.faults.scenario import Fault, Publisher, run_scenario
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.timeout(900)]
 
 
+def members(ledger: Ledger, group: str) -> int:
+    admin = KafkaAdminClient(bootstrap_servers=ledger.bootstrap, request_timeout_ms=10_000)
+    try:
+        description = admin.describe_groups([group])[group]
+        return len(description["members"]) if description["group_state"] == "Stable" else 0
+    finally:
+        admin.close()
+
+
+def both_in_the_group(p: Pipeline) -> None:
+    """Publish only once both workers hold partitions: this scenario is about a takeover.
+    (A worker joining while the stream flows can hold the rebalance up to faust's
+    broker_rebalance_timeout, 60 s: see the report.)"""
+    group = p.env()["CALLWATCH_APP_ID"]
+    wait_until("both workers in the group", lambda: members(p.ledger, group) == 2, 150, p.alive)
+
+
 def committed(ledger: Ledger, group: str) -> dict[tuple[str, int], int]:
     admin = KafkaAdminClient(bootstrap_servers=ledger.bootstrap, request_timeout_ms=10_000)
     try:
@@ -58,7 +75,7 @@ def test_two_workers_one_killed_mid_stream(pipeline: Pipeline, fault_table) -> N
             lambda: all(
                 w.metric("callwatch_events_in_total", stage="ingest") > 0 for w in p.workers
             ),
-            150,  # a rebalance can wait out broker_rebalance_timeout (60 s): see the report
+            60,
             p.alive,
         )
         time.sleep(1)
@@ -82,6 +99,7 @@ def test_two_workers_one_killed_mid_stream(pipeline: Pipeline, fault_table) -> N
         fault,
         rate=100,
         workers=2,
+        before_publish=both_in_the_group,
     )
 
 
@@ -111,6 +129,7 @@ def test_two_workers_pending_deadlines_taken_over(pipeline: Pipeline, fault_tabl
     }
     a, b = pipeline.worker(**env), pipeline.worker(**env)
     ledger = pipeline.ledger
+    both_in_the_group(pipeline)
     stream = KnownStream("12 ICE calls", 0, [], [], Counter(), Counter(), Counter(), set(), {})
     stream.extend(ice_calls(12))
     stream.agency_calls = set(stream.events_per_call)
