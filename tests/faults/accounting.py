@@ -11,8 +11,9 @@ fault table:
   dead-letter topic (invalid), each counted at most as often as it was sent;
 - findings: the ground truth's findings (agency calls only) present in the
   findings index with their final status; extra ones are counted separately;
-- alerts: per expected finding, the alert outbox (alerts topic) holds intents
-  whose last one tells the finding's final state (firing or resolved);
+- alerts: per expected finding, the alerter's log channel delivered alerts
+  whose last one tells the finding's final state (firing or resolved), each
+  alert once (without an alerter: the outbox, the alerts topic, holds them);
 - duplicates: effects applied twice -- a call whose state holds more events
   than were sent for it, a finding whose history repeats a transition, more
   documents than distinct inputs. These must be zero in every scenario;
@@ -266,13 +267,14 @@ class Row:
     recovery_s: float | None = None
     caught_up_s: float | None = None
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # checks beyond the columns
 
     @property
     def lost(self) -> int:
         return self.events_in - self.accounted
 
     def assert_clean(self) -> None:
-        problems = []
+        problems = list(self.failures)
         if self.lost:
             problems.append(f"{self.lost} events lost")
         if self.findings_produced != self.findings_expected:

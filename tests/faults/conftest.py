@@ -246,8 +246,10 @@ def render(rows: list[Row]) -> str:
         f"Outages: {DOWN_SECONDS:.0f} s (CALLWATCH_FAULT_DOWN_SECONDS). "
         "accounted = raw events found on the events topic (valid) or the dead-letter topic "
         "(invalid); findings = ground-truth findings (agency calls) in the findings index with "
-        "their final status; alerts = alert intents in the outbox (alerts topic) against the "
-        "offline engine's; duplicates = effects applied twice (must be 0); repeats = "
+        "their final status; alerts = alerts whose deliveries by the log channel end in the "
+        "finding's final state ('delivered'), or alert messages a real webhook accepted "
+        "against those the log channel delivered ('webhook'); duplicates = effects applied "
+        "twice (must be 0); repeats = "
         "at-least-once redeliveries on topics, ignored downstream by id; recovery = fault "
         "over -> pipeline progressing again; caught up = fault over -> everything accounted."
     )

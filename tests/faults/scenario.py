@@ -99,7 +99,10 @@ def run_scenario(
     started_when: Callable[[Ledger], bool] | None = None,
     pauses: dict[int, float] | None = None,
     before_publish: Callable[[Pipeline], None] | None = None,
+    account: Callable[[Row], None] | None = None,
 ) -> Row:
+    """Run one scenario and add its row to ``table``. ``account`` adds what only this
+    scenario can count (an outside channel's deliveries) before the row is judged."""
     env = worker_env or {}
     for _ in range(workers):
         pipeline.worker(**env)
@@ -135,6 +138,8 @@ def run_scenario(
     except AssertionError as exc:
         row.notes.append(str(exc)[:300])
     ledger.account(stream, row, pipeline.logs())
+    if account is not None:
+        account(row)
     table.append(row)
     pipeline.alive()
     row.assert_clean()

@@ -1,0 +1,130 @@
+"""An alert channel failing for the outage: every alert reaches it afterwards, once.
+
+The worker routes every alert to two channels: the log channel (always up; the
+ledger reads it from the worker's log) and a real HTTP webhook receiver that
+answers 503 to everything for ``CALLWATCH_FAULT_DOWN_SECONDS``. The stream flows
+during the outage, so findings fire while the webhook refuses them. The alerter
+keeps each undelivered alert in its changelog-backed state and retries with the
+production backoff (2 s doubling to 60 s); the log channel is not held up.
+
+Afterwards the webhook must have accepted exactly the alert messages the log
+channel delivered (firing, resolved, already-cured: each alert id), none twice.
+Recovery is the time from the channel's return to its first accepted message:
+up to one backoff interval, by design.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.alert_receivers import WebhookReceiver
+from tests.faults.accounting import Row, delivered_alerts, simulated_stream, wait_until
+from tests.faults.conftest import DOWN_SECONDS, Pipeline
+from tests.faults.scenario import Fault, Publisher, run_scenario
+
+pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.timeout(900)]
+
+HOOK = "/oncall"
+
+
+def alerts_file(folder: Path, hooks: WebhookReceiver) -> Path:
+    config = {
+        # the example configuration's delivery settings (deploy/alerts.example.yaml)
+        "delivery": {
+            "timeout_seconds": 10,
+            "retry_initial_seconds": 2,
+            "retry_factor": 2,
+            "retry_max_seconds": 60,
+        },
+        "channels": {"oncall": {"type": "webhook", "url": hooks.url(HOOK)}},
+        "routes": [{"channels": ["log", "oncall"]}],
+    }
+    path = folder / "alerts.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_alert_channel_failing(pipeline: Pipeline, fault_table: list[Row]) -> None:
+    hooks = WebhookReceiver()
+    hooks.down_paths.add(HOOK)  # 503 from before the first alert
+    down_at = time.monotonic()
+    fault = Fault(lambda p, pub: None)
+    back: list[float] = []
+
+    def inject(p: Pipeline, publisher: Publisher) -> None:
+        wait_until(
+            "the alerter to try the failing webhook",
+            lambda: hooks.refused(HOOK),
+            timeout=120,
+            alive=p.alive,
+        )
+        time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - down_at)))
+        assert not hooks.accepted(HOOK)
+        hooks.down_paths.clear()
+        back.append(time.monotonic())
+        wait_until(
+            "the webhook's first accepted alert",
+            lambda: hooks.accepted(HOOK),
+            timeout=180,
+            alive=p.alive,
+        )
+        fault.recoveries.append(hooks.accepted(HOOK)[0].at - back[0])
+
+    fault.inject = inject
+
+    def account(row: Row) -> None:
+        if row.alerts_delivered != row.alerts_expected:  # the ledger's log-channel check
+            row.failures.append(
+                f"log channel: {row.alerts_delivered}/{row.alerts_expected} alerts delivered"
+            )
+        expected = {alert_id for alert_id, _ in delivered_alerts(pipeline.logs())}
+
+        def received() -> Counter[str]:
+            return Counter(r.headers["Idempotency-Key"] for r in hooks.accepted(HOOK))
+
+        try:
+            wait_until(
+                "every alert on the webhook",
+                lambda: expected <= set(received()),
+                timeout=180,
+                alive=pipeline.alive,
+            )
+        except AssertionError as exc:
+            row.notes.append(str(exc)[:200])
+        time.sleep(5)  # a repeat would be sent by now (the first retry is 2 s)
+        got = received()
+        last = max(r.at for r in hooks.accepted(HOOK))
+        row.alerts_label = "webhook"
+        row.alerts_expected = len(expected)
+        row.alerts_delivered = len(expected & set(got))
+        twice = sorted(a for a, n in got.items() if n > 1)
+        surplus = sorted(set(got) - expected)
+        row.duplicates += len(twice) + len(surplus)
+        if twice:
+            row.notes.append(f"webhook got these alerts twice: {twice[:5]}")
+        if surplus:
+            row.notes.append(f"webhook got alerts the log channel never delivered: {surplus[:5]}")
+        row.notes.append(
+            f"{len(hooks.refused(HOOK))} webhook attempts refused during the"
+            f" {back[0] - down_at:.0f}s outage; {len(expected)} alert messages delivered"
+            f" once each, the last {last - back[0]:.1f}s after the channel came back"
+        )
+
+    try:
+        run_scenario(
+            pipeline,
+            fault_table,
+            f"alert webhook failing (503) {DOWN_SECONDS:.0f}s",
+            simulated_stream(),
+            fault,
+            rate=150,  # about 20 s of stream: alerts fire throughout the outage
+            worker_env={"CALLWATCH_ALERTS_FILE": str(alerts_file(pipeline.tmp, hooks))},
+            account=account,
+        )
+    finally:
+        hooks.close()
