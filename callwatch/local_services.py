@@ -394,9 +394,14 @@ class Kafka(Service):
 
 def _kafka_cluster_id() -> str:
     # KRaft wants a base64url-encoded 16-byte UUID (what `kafka-storage random-uuid` prints).
+    # Like Kafka's own Uuid.randomUuid, never one starting with "-": the storage tool's
+    # argument parser would read it as an option (1 in 64 formats failed before this).
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class Elasticsearch(Service):
