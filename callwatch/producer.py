@@ -18,6 +18,7 @@ import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaTimeoutError
 
+from callwatch.kafka_admin import client_config
 from callwatch.settings import Settings
 from schemas.events import DispatchEvent
 from streams.codec import encode
@@ -62,9 +63,8 @@ def producer_config(
     bootstrap_timeout: float = BOOTSTRAP_TIMEOUT_S,
 ) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_servers,
+        **client_config(settings),  # servers, TLS and SASL as every other client
         "client_id": client_id,
-        "security_protocol": settings.kafka_security_protocol,
         "acks": "all",
         "linger_ms": 20,
         "batch_size": 256 * 1024,
@@ -75,13 +75,6 @@ def producer_config(
         config["enable_idempotence"] = True
     if "bootstrap_timeout_ms" in supported:
         config["bootstrap_timeout_ms"] = int(bootstrap_timeout * 1000)
-    if settings.kafka_sasl_mechanism is not None:
-        config["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        config["sasl_plain_username"] = settings.kafka_sasl_username
-        if settings.kafka_sasl_password is not None:
-            config["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_ssl_cafile is not None:
-        config["ssl_cafile"] = str(settings.kafka_ssl_cafile)
     return config
 
 
