@@ -30,7 +30,7 @@ from callwatch.producer import producer_config
 from callwatch.settings import Settings
 from tests.alert_receivers import self_signed_cert
 
-PASSWORD = "sasl-password-for-the-test"  # noqa: S105 - a test value, not a secret
+PASSWORD = "sasl-password-for-the-test"  # a test value, not a secret
 
 
 @pytest.fixture(scope="module")
