@@ -131,6 +131,7 @@ def test_two_workers_pending_deadlines_taken_over(pipeline: Pipeline, fault_tabl
     ledger = pipeline.ledger
     both_in_the_group(pipeline)
     stream = KnownStream("12 ICE calls", 0, [], [], Counter(), Counter(), Counter(), set(), {})
+    due_at = time.time() + 15  # ice_calls stamps the calls now; C2 falls due 15 s later
     stream.extend(ice_calls(12))
     stream.agency_calls = set(stream.events_per_call)
     stream.expected_findings = {(c, "commander-notified"): "open" for c in stream.agency_calls}
@@ -147,7 +148,7 @@ def test_two_workers_pending_deadlines_taken_over(pipeline: Pipeline, fault_tabl
     pending = a.metric("callwatch_deadlines_pending")
     assert not read_topic(ledger.bootstrap, ledger.topic("findings")), "fired before the kill"
     pipeline.kill(a)
-    killed_at = time.monotonic()
+    killed_at, killed_wall = time.monotonic(), time.time()
     row = Row(f"2 workers, one SIGKILLed with {pending:.0f} deadlines pending")
 
     def all_fired() -> bool:
@@ -157,6 +158,11 @@ def test_two_workers_pending_deadlines_taken_over(pipeline: Pipeline, fault_tabl
     try:
         wait_until("every deadline fired on the survivor", all_fired, 180, pipeline.alive)
         row.recovery_s = row.caught_up_s = time.monotonic() - killed_at
+        row.notes.append(
+            f"the deadlines fell due {due_at - killed_wall:.1f}s after the kill and fired"
+            f" {time.time() - due_at:.1f}s after that (the consumer session timeout, 10 s"
+            " here, then the rebalance and the table's recovery on the survivor)"
+        )
         time.sleep(3)
     except AssertionError as exc:
         row.notes.append(str(exc)[:300])
