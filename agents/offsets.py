@@ -1,26 +1,28 @@
-"""Never commit past an offset no stream acknowledged (faust-streaming #606).
+"""Commit only what every stream acknowledged, without holes (faust-streaming #606).
 
 How faust-streaming 0.15 skips messages. While the consumer hands a message to
-the streams, a rebalance suspends the flow: the hand-over is cancelled (or done
-for some streams and not others), yet the offset is marked as read, so when the
-message is fetched again it is dropped as a duplicate ("DROPPED MESSAGE ROFF").
-Nothing will ever acknowledge it. A fetch that jumps ahead after a seek is
-likewise recorded as a "gap" that counts as acknowledged. The commit should stop
-below such an offset, but ``Consumer._new_offset`` only refuses when the first
-acknowledged offset is *more than one* past the committed offset (and not at
-all when the committed offset is 0), and treats recorded gaps as done. The fault
-suite lost events this way after a restart and after a takeover by a second
-worker (one event once; 11, 473 at other times), before this guard.
+the streams, a rebalance or a worker's start-up suspends the flow: the hand-over
+is cancelled (or done for some streams and not others), yet the offset is
+marked as read, so when the message is fetched again it is dropped as a
+duplicate ("DROPPED MESSAGE ROFF"). Nothing will ever acknowledge it. A fetch
+that jumps ahead (after a seek, or the start-up seek to the committed offsets
+racing the first fetch) is recorded as a "gap", and faust's
+``Consumer._new_offset`` counts gaps as acknowledged; it also commits past a
+single missing offset at the head, and past any when the committed offset is 0.
+The fault suite lost events each of these ways after restarts and takeovers
+(1 to 473 events in a run) before this guard.
 
-Our agents acknowledge in offset order per partition (one actor each, a batch
-acknowledged as a whole after its body returned, ``agents.batching``), so the
-first acknowledged offset of a partition must be its committed offset. The
-guard makes that the rule. When it is not, nothing is committed for the
-partition and the log is asked where it starts: if the missing offsets are gone
-from the log (retention deleted them, the case faust's gaps exist for), faust's
-commit proceeds; otherwise the partition is sought back to its committed offset
-and the missing messages are read again (the ones after them a second time:
-repeats, which the pipeline ignores by id).
+The guard replaces ``_new_offset``: the offset to commit is the end of the
+unbroken run of offsets the streams really acknowledged (faust's
+``_acked_index``), starting at the committed offset; recorded gaps count for
+nothing. Our topics are neither compacted nor transactional, so their offsets
+have no legitimate holes; the one exception, retention deleting messages
+before they were read, is asked of the log. When the offset at the committed
+position is missing (the run is empty), nothing is committed for the
+partition, and unless the log no longer holds it, the partition is sought back
+to it so it is read again (with the messages after it a second time: repeats,
+which the pipeline ignores by id), again every ``RECHECK_SECONDS`` while it is
+still missing.
 """
 
 from __future__ import annotations
@@ -28,74 +30,148 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any, Final
 
 from faust.transport.consumer import Consumer
 
 log = logging.getLogger("callwatch.offsets")
 
+# faust's own rule, kept to show what it would have committed (tests/faults/test_offsets.py)
 _faust_new_offset = Consumer._new_offset
-# Look again if the missing messages have still not been acknowledged after this long.
-RECHECK_SECONDS: Final = 30.0
+# Seek back again if the missing offset has still not been acknowledged after this long.
+RECHECK_SECONDS: Final = 10.0
+_PENDING: Final = None  # the log start is being asked for
 _tasks: set[asyncio.Future[Any]] = set()
 
 
+def _run_end(acked: set[int], start: int) -> int:
+    """The first offset from ``start`` on that is not acknowledged."""
+    end = start
+    while end in acked:
+        end += 1
+    return end
+
+
 def _strict_new_offset(self: Any, tp: Any) -> int | None:
+    acked: set[int] = self._acked_index[tp]
+    if not acked:
+        return None
     committed = self._committed_offset[tp]
-    acked = self._acked[tp]
-    if committed is not None and acked:
-        first = min(acked)
-        gaps = self._gap[tp]
-        if gaps:
-            first = min(first, gaps.begin())
-        if first > committed and not _gone_from_log(self, tp, committed, first):
-            return None
-    result: int | None = _faust_new_offset(self, tp)
-    return result
+    end: int | None
+    if committed is None:
+        end = _from_log_start(self, tp, acked)
+    else:
+        end = _run_end(acked, committed)
+        if end == committed:
+            end = _after_missing(self, tp, committed, acked)
+    if end is not None:
+        _forget_below(self, tp, end)
+    return end
 
 
-def _gone_from_log(consumer: Any, tp: Any, committed: int, first: int) -> bool:
-    """True once the log is known to start at or after ``first`` (the offsets from
-    ``committed`` on were deleted); until then, check it, and read them again."""
-    state: dict[Any, tuple[int, float, bool | None]] = consumer.__dict__.setdefault(
+def _from_log_start(consumer: Any, tp: Any, acked: set[int]) -> int | None:
+    """No committed offset known: faust keeps a committed 0 as None, and a partition
+    just assigned has none until faust's recovery seeks it to the group's. Commit
+    the run from the log start (looked up again every ``RECHECK_SECONDS``), if there
+    is one; otherwise nothing, and no seek: where the group stands is not known yet
+    (a partition never committed whose first message was skipped stays uncommitted,
+    and the next start reads it again)."""
+    state: dict[Any, tuple[int | None, float, int | None]] = consumer.__dict__.setdefault(
         "_callwatch_missing", {}
     )
     known = state.get(tp)
     now = time.monotonic()
-    if known is not None and known[0] == committed:
-        if known[2] is True:
-            return True
-        if known[2] is None or now - known[1] < RECHECK_SECONDS:
-            return False  # being checked, or sought back and on the way
-    state[tp] = (committed, now, None)
-    task = asyncio.ensure_future(_check(consumer, tp, committed, first, state))
-    _tasks.add(task)  # keep a reference until it is done
-    task.add_done_callback(_tasks.discard)
-    return False
+    if (
+        known is None
+        or known[0] is not None
+        or (known[2] is not _PENDING and now - known[1] >= RECHECK_SECONDS)
+    ):
+        state[tp] = (None, now, _PENDING)
+        _spawn(_look_up_log_start(consumer, tp, state))
+        return None
+    log_start = known[2]
+    if log_start is _PENDING:
+        return None
+    end = _run_end(acked, log_start)
+    return end if end > log_start else None
 
 
-async def _check(
-    consumer: Any, tp: Any, committed: int, first: int, state: dict[Any, Any]
-) -> None:
+async def _log_start(consumer: Any, tp: Any, state: dict[Any, Any]) -> int | None:
     try:
-        start = (await consumer.earliest_offsets(tp)).get(tp)
+        log_start: int = (await consumer.earliest_offsets(tp)).get(tp, 0)
     except Exception as exc:  # ask again at the next commit
         log.warning("%s: cannot read the log start (%r); not committing yet", tp, exc)
         state.pop(tp, None)
-        return
-    if start is not None and start >= first:
-        state[tp] = (committed, time.monotonic(), True)
-        return
-    state[tp] = (committed, time.monotonic(), False)
-    log.warning(
-        "%s: offsets %d..%d were never acknowledged, %d was; not committing past them,"
-        " reading them again",
-        tp,
-        committed,
-        first - 1,
-        first,
+        return None
+    return log_start
+
+
+async def _look_up_log_start(consumer: Any, tp: Any, state: dict[Any, Any]) -> None:
+    log_start = await _log_start(consumer, tp, state)
+    if log_start is not None:
+        state[tp] = (None, time.monotonic(), log_start)
+
+
+def _spawn(coroutine: Any) -> None:
+    task = asyncio.ensure_future(coroutine)
+    _tasks.add(task)  # keep a reference until it is done
+    task.add_done_callback(_tasks.discard)
+
+
+def _after_missing(consumer: Any, tp: Any, base: int, acked: set[int]) -> int | None:
+    """Offset ``base`` was never acknowledged. Where to commit to if the log no
+    longer holds it (retention deleted it); otherwise None, after making sure it is
+    being read again."""
+    state: dict[Any, tuple[int | None, float, int | None]] = consumer.__dict__.setdefault(
+        "_callwatch_missing", {}
     )
-    await consumer.seek(tp, committed)
+    known = state.get(tp)
+    now = time.monotonic()
+    if known is not None and known[0] == base:
+        log_start = known[2]
+        if log_start is not None and log_start > base:
+            end = _run_end(acked, log_start)
+            return end if end > log_start else None
+        if log_start is _PENDING or now - known[1] < RECHECK_SECONDS:
+            return None  # being asked, or sought back and on its way
+    state[tp] = (base, now, _PENDING)
+    _spawn(_read_again(consumer, tp, base, state))
+    return None
+
+
+async def _read_again(consumer: Any, tp: Any, base: int, state: dict[Any, Any]) -> None:
+    log_start = await _log_start(consumer, tp, state)
+    if log_start is None:
+        return
+    state[tp] = (base, time.monotonic(), log_start)
+    target = max(base, log_start)
+    acked: set[int] = consumer._acked_index[tp]
+    if target in acked:
+        return  # retention deleted the missing offsets; the next commit goes on from the log start
+    later = min(acked, default=None)
+    log.warning(
+        "%s: offset %d was never acknowledged%s; not committing past it, reading it again",
+        tp,
+        target,
+        f" (offset {later} was)" if later is not None else "",
+    )
+    await consumer.seek(tp, target)
+
+
+def _forget_below(consumer: Any, tp: Any, end: int) -> None:
+    """Drop the bookkeeping for offsets below ``end``, now committed."""
+    acked: set[int] = consumer._acked_index[tp]
+    acked.difference_update(_below(acked, end))
+    pending: list[int] = consumer._acked[tp]
+    pending[:] = [offset for offset in pending if offset >= end]
+    gaps = consumer._gap[tp]
+    if gaps:
+        gaps.chop(0, end)
+
+
+def _below(offsets: Iterable[int], end: int) -> list[int]:
+    return [offset for offset in offsets if offset < end]
 
 
 def install() -> None:

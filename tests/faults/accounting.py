@@ -485,6 +485,20 @@ class Ledger:
         if n_events != len(stream.valid_ids):
             row.notes.append(f"events index holds {n_events}, expected {len(stream.valid_ids)}")
             row.duplicates += max(0, n_events - len(stream.valid_ids))
+        # an event on the topic that never reached the index is lost to the dashboards
+        indexed = {
+            d["_id"]
+            for d in scan(
+                self.es,
+                index=self.index("events"),
+                query={"query": {"match_all": {}}},
+                _source=False,
+            )
+        }
+        unindexed = [i for i in stream.valid_ids if on_topic[i] and i not in indexed]
+        if unindexed:
+            row.accounted -= sum(min(on_topic[i], stream.valid_ids[i]) for i in unindexed)
+            row.notes.append(f"{len(unindexed)} events on the topic never indexed: {unindexed[:5]}")
         # dead letters: one document per distinct dead letter on the topic
         n_dead = self.count("deadletters")
         distinct_dead = len(

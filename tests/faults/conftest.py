@@ -241,7 +241,7 @@ def render(rows: list[Row]) -> str:
         "| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |"
         for row in table
     ]
-    notes = [f"- {r.scenario}: {note}" for r in rows for note in r.notes]
+    notes = [f"- {r.scenario}: {note}" for r in rows for note in [*r.failures, *r.notes]]
     legend = (
         f"Outages: {DOWN_SECONDS:.0f} s (CALLWATCH_FAULT_DOWN_SECONDS). "
         "accounted = raw events found on the events topic (valid) or the dead-letter topic "

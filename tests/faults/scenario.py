@@ -135,8 +135,8 @@ def run_scenario(
         )
         row.caught_up_s = time.monotonic() - ended
         time.sleep(3)  # let any straggling repeat land before counting
-    except AssertionError as exc:
-        row.notes.append(str(exc)[:300])
+    except AssertionError as exc:  # what is missing is counted below; never a pass
+        row.failures.append(str(exc)[:300])
     ledger.account(stream, row, pipeline.logs())
     if account is not None:
         account(row)

@@ -95,7 +95,7 @@ def test_alert_channel_failing(pipeline: Pipeline, fault_table: list[Row]) -> No
                 alive=pipeline.alive,
             )
         except AssertionError as exc:
-            row.notes.append(str(exc)[:200])
+            row.failures.append(str(exc)[:200])
         time.sleep(5)  # a repeat would be sent by now (the first retry is 2 s)
         got = received()
         last = max(r.at for r in hooks.accepted(HOOK))

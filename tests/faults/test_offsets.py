@@ -1,10 +1,11 @@
 """The #606 guard, deterministically: the commit never passes an unacknowledged offset.
 
 faust-streaming's ``Consumer._new_offset`` commits past a single skipped message
-(first acknowledged offset one past the committed one) and past anything when
-the committed offset is 0; ``agents.offsets`` refuses and reads the partition
-again from the committed offset. The fault suite's repeated-kill scenario is the
-end-to-end check; this pins the rule itself.
+(first acknowledged offset one past the committed one), past anything when the
+committed offset is 0, and past recorded gaps; ``agents.offsets`` commits only
+the unbroken run of acknowledged offsets from the committed one, and reads a
+missing offset again unless the log no longer holds it. The fault suite's
+restart, kill and takeover scenarios are the end-to-end check; this pins the rule.
 """
 
 from __future__ import annotations
@@ -58,42 +59,86 @@ def new_offsets(consumer: FakeConsumer, times: int = 1) -> list[int | None]:
 
 
 def test_faust_alone_commits_past_a_single_skipped_offset() -> None:
-    # the bug the guard exists for: 10 was skipped, 11.. acknowledged
-    assert offsets._faust_new_offset(FakeConsumer(10, [11, 12, 13]), TP0) == 14
-    # and with a committed offset of 0 it does not look at the head at all
-    assert offsets._faust_new_offset(FakeConsumer(0, [3, 4]), TP0) == 5
+    consumer = FakeConsumer(10, [11, 12, 13])
+    assert offsets._faust_new_offset(consumer, TP0) == 14
+
+
+def test_faust_alone_commits_past_a_recorded_gap() -> None:
+    consumer = FakeConsumer(10, [10, 11, 20])
+    consumer._gap[TP0].addi(12, 20)
+    assert offsets._faust_new_offset(consumer, TP0) == 21
 
 
 def test_guard_refuses_and_reads_the_partition_again() -> None:
     consumer = FakeConsumer(10, [11, 12, 13])
     assert new_offsets(consumer, 2) == [None, None]
-    assert consumer.sought == [(TP0, 10)]  # once: then it waits for the messages
+    assert consumer.sought == [(TP0, 10)]  # once: then it waits for the message
     consumer = FakeConsumer(0, [3, 4])
     assert new_offsets(consumer) == [None]
     assert consumer.sought == [(TP0, 0)]
 
 
-def test_guard_commits_a_contiguous_run_from_the_committed_offset() -> None:
+def test_guard_reads_again_while_the_offset_is_still_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(offsets, "RECHECK_SECONDS", 0.0)
+    consumer = FakeConsumer(10, [11, 12])
+    assert new_offsets(consumer, 3) == [None, None, None]
+    assert consumer.sought == [(TP0, 10)] * 3
+
+
+def test_guard_commits_the_unbroken_run_and_forgets_it() -> None:
     consumer = FakeConsumer(10, [10, 11, 12, 14])
     assert new_offsets(consumer) == [13]
     assert consumer.sought == []
+    assert consumer._acked_index[TP0] == {14}
+    assert consumer._acked[TP0] == [14]
 
 
-def test_a_gap_the_log_no_longer_holds_is_committed_past() -> None:
-    # retention deleted 10..19: faust recorded the jump as a gap; the log starts at 20
+def test_a_recorded_gap_counts_for_nothing() -> None:
+    # a fetch that jumped ahead: faust counts 12..19 as done, they are not
+    consumer = FakeConsumer(10, [10, 11, 20, 21])
+    consumer._gap[TP0].addi(12, 20)
+    assert new_offsets(consumer) == [12]
+    assert sorted(consumer._gap[TP0]) == sorted(IntervalTree.from_tuples([(12, 20)]))
+    consumer._committed_offset[TP0] = 12
+    assert new_offsets(consumer) == [None]
+    assert consumer.sought == [(TP0, 12)]
+
+
+def test_offsets_the_log_no_longer_holds_are_committed_past() -> None:
+    # retention deleted 10..19 before they were read: the log starts at 20
     consumer = FakeConsumer(10, [20, 21], log_start=20)
     consumer._gap[TP0].addi(11, 20)
     assert new_offsets(consumer, 2) == [None, 22]
     assert consumer.sought == []
 
 
-def test_a_gap_the_log_still_holds_is_read_again() -> None:
-    # a fetch that jumped ahead after a seek: faust counts 11..19 as done, they are not
+def test_a_missing_offset_the_log_still_holds_is_read_again() -> None:
     consumer = FakeConsumer(10, [20, 21], log_start=0)
     consumer._gap[TP0].addi(11, 20)
     assert new_offsets(consumer) == [None]
     assert consumer.sought == [(TP0, 10)]
 
 
-def test_guard_leaves_a_first_commit_to_faust() -> None:
-    assert new_offsets(FakeConsumer(None, [0, 1, 2])) == [3]
+def test_no_committed_offset_commits_from_the_log_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # faust keeps a committed 0 as None; the log start is looked up first
+    consumer = FakeConsumer(None, [0, 1, 2, 4])
+    assert new_offsets(consumer, 2) == [None, 3]
+    assert consumer._acked_index[TP0] == {4}
+    assert new_offsets(FakeConsumer(None, [5, 6], log_start=5), 2) == [None, 7]
+    # a partition just assigned, before faust seeks it to the group's offset:
+    # nothing is committed and nothing is read again at once
+    consumer = FakeConsumer(None, [40, 41])
+    assert new_offsets(consumer, 3) == [None, None, None]
+    assert consumer.sought == []
+    consumer._committed_offset[TP0] = 40  # faust learned the group's offset
+    assert new_offsets(consumer) == [42]
+    # nothing committed and the log start unacknowledged: where the group stands is
+    # not known yet, so nothing is committed and nothing is sought (no re-reading the log)
+    monkeypatch.setattr(offsets, "RECHECK_SECONDS", 0.0)
+    consumer = FakeConsumer(None, [1, 2])
+    assert new_offsets(consumer, 3) == [None, None, None]
+    assert consumer.sought == []

@@ -165,7 +165,7 @@ def test_two_workers_pending_deadlines_taken_over(pipeline: Pipeline, fault_tabl
         )
         time.sleep(3)
     except AssertionError as exc:
-        row.notes.append(str(exc)[:300])
+        row.failures.append(str(exc)[:300])
     ledger.account(stream, row, pipeline.logs())
     opened = Counter(
         orjson.loads(m.value)["call_id"]
