@@ -35,6 +35,8 @@ from typing import Any, Final
 
 from faust.transport.consumer import Consumer
 
+from callwatch import metrics
+
 log = logging.getLogger("callwatch.offsets")
 
 # faust's own rule, kept to show what it would have committed (tests/faults/test_offsets.py)
@@ -156,6 +158,7 @@ async def _read_again(consumer: Any, tp: Any, base: int, state: dict[Any, Any]) 
         target,
         f" (offset {later} was)" if later is not None else "",
     )
+    metrics.OFFSET_REREADS.inc()
     await consumer.seek(tp, target)
 
 

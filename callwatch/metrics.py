@@ -141,6 +141,12 @@ ES_BULK_FAILURES: Final = Counter(
     "Elasticsearch bulk failures: whole requests, or single documents within one.",
     ["kind"], registry=REGISTRY,
 )
+OFFSET_REREADS: Final = Counter(
+    "callwatch_offset_rereads_total",
+    "Partitions sought back to read again an offset no stream acknowledged"
+    " (agents/offsets.py, the faust-streaming #606 guard).",
+    registry=REGISTRY,
+)
 DEADLINES_PENDING: Final = Gauge(
     "callwatch_deadlines_pending", "Policy deadlines scheduled and not yet due.",
     registry=REGISTRY,

@@ -19,6 +19,7 @@ from faust.types import TP
 from intervaltree import IntervalTree
 
 from agents import offsets
+from callwatch import metrics
 
 pytestmark = pytest.mark.faults
 
@@ -69,10 +70,16 @@ def test_faust_alone_commits_past_a_recorded_gap() -> None:
     assert offsets._faust_new_offset(consumer, TP0) == 21
 
 
+def rereads() -> float:
+    return metrics.REGISTRY.get_sample_value("callwatch_offset_rereads_total") or 0.0
+
+
 def test_guard_refuses_and_reads_the_partition_again() -> None:
+    before = rereads()
     consumer = FakeConsumer(10, [11, 12, 13])
     assert new_offsets(consumer, 2) == [None, None]
     assert consumer.sought == [(TP0, 10)]  # once: then it waits for the message
+    assert rereads() == before + 1
     consumer = FakeConsumer(0, [3, 4])
     assert new_offsets(consumer) == [None]
     assert consumer.sought == [(TP0, 0)]

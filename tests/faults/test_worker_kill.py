@@ -6,12 +6,13 @@ last committed offsets, so the events since then are processed again
 (at-least-once): the table already holds those that reached the changelog and
 the engine ignores them by event id, so no finding changes twice.
 
-faust-streaming #606 (offsets committed past an event still being processed
-when acks arrive out of order) cannot bite here: each agent runs one actor
-(concurrency 1) and ``agents.batching`` acknowledges a batch, in offset order,
-only after its outputs and its state changes are flushed, and withholds the acks
-of a batch whose processing did not finish. The repeated-kill scenario kills
-the worker at arbitrary points of a large stream to show it.
+faust-streaming #606 and its relatives (offsets committed past an event no
+stream processed: a hand-over cut short by a rebalance or a start-up, a fetch
+"gap" counted as done) are guarded by ``agents.offsets``, which commits only the
+unbroken run of offsets the streams acknowledged and reads a missing one again;
+``agents.batching`` acknowledges a batch only after its outputs and state changes
+are flushed. The repeated-kill scenario kills the worker at arbitrary points of a
+large stream to show it.
 """
 
 from __future__ import annotations
