@@ -57,6 +57,14 @@ def suite_services() -> Iterator[Services]:
     profile = local_services.PROFILES[PROFILE]
     already = all(s.healthy() for s in local_services.services(PROFILE))
     local_services.up(PROFILE, report=lambda m: print(f"[{PROFILE}] {m}", file=sys.stderr))
+    foreign = [s.name for s in local_services.services(PROFILE) if s.pid() is None]
+    if foreign:  # answering on our ports, but started elsewhere: we could not stop them
+        pytest.fail(
+            f"the {PROFILE} profile's {' and '.join(foreign)} answer on its ports but were"
+            " started from another checkout, so this suite cannot stop and restart them:"
+            f" run `callwatch services down --profile {PROFILE}` there, or set"
+            " CALLWATCH_FAULT_PROFILE=faults-private"
+        )
     yield Services(profile.kafka_bootstrap, profile.es_url)
     if not already and os.environ.get("CALLWATCH_KEEP_SERVICES") != "1":
         local_services.down(PROFILE, report=lambda m: print(f"[{PROFILE}] {m}", file=sys.stderr))
