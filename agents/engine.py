@@ -73,6 +73,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     queue = DeadlineQueue()
     rebuild = {"needed": True}
     watch = {"needed": True}
+    read_to: dict[int, int] = {}  # events partition -> next offset to process (this assignment)
     lock = asyncio.Lock()  # a batch and a timer tick never interleave
     partitions = components.settings.topic_partitions
     events_in = metrics.EVENTS_IN.labels(stage="engine")
@@ -140,6 +141,22 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             if tp.topic == events_name:
                 clock.observe(0, tp.partition)
 
+    def hold_backlogged() -> None:
+        """Partitions with events not read yet keep holding time back (``clock.hold``),
+        so a worker stalled for longer than the idle time (a slow commit, a busy host)
+        does not let the other partitions' time fire their calls' deadlines early."""
+        consumer = cast(Any, app.consumer)
+        for tp in app.assignor.assigned_actives():
+            if tp.topic != events_name:
+                continue
+            end = consumer.highwater(tp)
+            position = read_to.get(tp.partition)
+            if position is None:  # nothing processed since start: where the fetch stands
+                read = consumer._read_offset.get(tp)
+                position = read + 1 if read is not None else None
+            if end is not None and position is not None and end > position:
+                clock.hold(tp.partition)
+
     def partition_of(key: bytes) -> int:
         """The events (and changelog) partition of a call: the producers' murmur2 of its id."""
         return int(murmur2(key) & 0x7FFFFFFF) % partitions
@@ -165,6 +182,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                         dead = _dead_letter(deadletter_name, record, event.reason, event.detail)
                         messages.append(dead)
                         continue
+                    read_to[record.message.partition] = record.message.offset + 1
                     clock.observe(to_millis(event.occurred_at), record.message.partition)
                     key = event.call_id.encode()
                     state = touched.get(key)
@@ -232,6 +250,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             # judged by the time another partition had reached.
             for partition, t in latest.items():
                 clock.observe(t, partition)
+        hold_backlogged()
         due = queue.pop_due(clock.now())
         if not due:
             return
@@ -259,6 +278,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         await send_all(timer_output, messages, states)
 
     async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
+        read_to.clear()
         rebuild["needed"] = True
         watch["needed"] = True
 

@@ -35,6 +35,8 @@ class Clock(Protocol):
 
     def now_for(self, partition: int) -> Millis: ...
 
+    def hold(self, partition: int) -> None: ...
+
 
 class EventClock:
     def __init__(
@@ -65,6 +67,13 @@ class EventClock:
                 return
         if event_time > self._latest.get(partition, event_time - 1):
             self._latest[partition] = event_time
+
+    def hold(self, partition: int) -> None:
+        """The partition has events not read yet: it still flows, however long since
+        its last event was read (a worker stalled, or busy with other partitions), so
+        the others' time cannot run past its unread calls."""
+        if self._wall is not None and partition in self._latest:
+            self._seen_at[partition] = self._wall()
 
     def now(self) -> Millis:
         if not self._latest:
@@ -113,3 +122,6 @@ class WallClock:
 
     def now_for(self, partition: int) -> Millis:
         return self._wall()
+
+    def hold(self, partition: int) -> None:
+        pass

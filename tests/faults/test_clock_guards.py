@@ -41,6 +41,26 @@ def test_a_partition_behind_is_judged_by_its_own_time() -> None:
     assert clock.now_for(2) == clock.now()
 
 
+def test_a_partition_with_unread_events_holds_time_back_however_long_it_stalls() -> None:
+    def stalled(hold: bool) -> EventClock:
+        wall = Wall(1_000_000 * MIN)
+        clock = EventClock(lateness_ms=0, wall=wall)
+        clock.observe(100 * MIN, 0)
+        clock.observe(40 * MIN, 1)  # behind: its backlog not read yet
+        wall.t += 8_000  # the worker stalls past the idle time; partition 0 moves on
+        clock.observe(120 * MIN, 0)
+        if hold:  # the engine's timer: partition 1's consumer has events not read yet
+            clock.hold(1)
+        return clock
+
+    quiet = stalled(hold=False)
+    assert quiet.now() == quiet.now_for(1) == 120 * MIN  # its calls judged at 120: too early
+    held = stalled(hold=True)
+    assert held.now() == held.now_for(1) == 40 * MIN
+    held.observe(120 * MIN, 1)
+    assert held.now() == 120 * MIN
+
+
 def test_an_event_from_the_far_future_does_not_move_time() -> None:
     wall = Wall(1_000_000 * MIN)
     clock = EventClock(lateness_ms=0, wall=wall, max_future_ms=5 * MIN)
