@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
 from typing import Any, Final
 
 from faust.transport.consumer import Consumer
@@ -45,6 +44,13 @@ _faust_new_offset = Consumer._new_offset
 RECHECK_SECONDS: Final = 10.0
 _PENDING: Final = None  # the log start is being asked for
 _tasks: set[asyncio.Future[Any]] = set()
+
+
+def _missing(consumer: Any) -> dict[Any, tuple[int | None, float, int | None]]:
+    """Per partition: (committed offset or None, when, log start or _PENDING)."""
+    state: dict[Any, tuple[int | None, float, int | None]]
+    state = consumer.__dict__.setdefault("_callwatch_missing", {})
+    return state
 
 
 def _run_end(acked: set[int], start: int) -> int:
@@ -79,9 +85,7 @@ def _from_log_start(consumer: Any, tp: Any, acked: set[int]) -> int | None:
     is one; otherwise nothing, and no seek: where the group stands is not known yet
     (a partition never committed whose first message was skipped stays uncommitted,
     and the next start reads it again)."""
-    state: dict[Any, tuple[int | None, float, int | None]] = consumer.__dict__.setdefault(
-        "_callwatch_missing", {}
-    )
+    state = _missing(consumer)
     known = state.get(tp)
     now = time.monotonic()
     if (
@@ -125,9 +129,7 @@ def _after_missing(consumer: Any, tp: Any, base: int, acked: set[int]) -> int | 
     """Offset ``base`` was never acknowledged. Where to commit to if the log no
     longer holds it (retention deleted it); otherwise None, after making sure it is
     being read again."""
-    state: dict[Any, tuple[int | None, float, int | None]] = consumer.__dict__.setdefault(
-        "_callwatch_missing", {}
-    )
+    state = _missing(consumer)
     known = state.get(tp)
     now = time.monotonic()
     if known is not None and known[0] == base:
@@ -165,16 +167,12 @@ async def _read_again(consumer: Any, tp: Any, base: int, state: dict[Any, Any]) 
 def _forget_below(consumer: Any, tp: Any, end: int) -> None:
     """Drop the bookkeeping for offsets below ``end``, now committed."""
     acked: set[int] = consumer._acked_index[tp]
-    acked.difference_update(_below(acked, end))
+    acked.difference_update([offset for offset in acked if offset < end])
     pending: list[int] = consumer._acked[tp]
     pending[:] = [offset for offset in pending if offset >= end]
     gaps = consumer._gap[tp]
     if gaps:
         gaps.chop(0, end)
-
-
-def _below(offsets: Iterable[int], end: int) -> list[int]:
-    return [offset for offset in offsets if offset < end]
 
 
 def install() -> None:
