@@ -4,7 +4,8 @@ The alerts topic is the outbox. Each intent or ack updates the call's delivery
 state in a changelog-backed table (keyed by call id, like the topic, so a
 call's state lives in the partition that receives its records); the state is
 flushed to the changelog before the batch's offsets are committed. Delivery
-then runs from that state (``callwatch.alerting.dispatch``): right after each
+then runs from that state (``callwatch.alerting.dispatch``, which makes each
+attempt durable as in flight before sending it): right after each
 batch and on a timer that retries failures with backoff, re-sends firing alerts
 to Alertmanager and escalates unacknowledged ones. After a restart the timer
 rebuilds its schedule from the table, so nothing pending is lost; what was
@@ -101,7 +102,11 @@ def register_alerter(app: faust.App, topics: TopicNames, components: Components)
     def owns(call_id: str) -> bool:
         return partition_of(call_id, settings.topic_partitions) in owned
 
-    dispatcher = Dispatcher(setup, TableStore(table), emit, wall_ms, owns)
+    async def durable() -> None:
+        # the table's changelog writes (and anything else pending) acknowledged by Kafka
+        await app.producer.flush()
+
+    dispatcher = Dispatcher(setup, TableStore(table), emit, wall_ms, owns, durable)
     rebuild = {"needed": True}
     events_in = metrics.EVENTS_IN.labels(stage="alerter")
     events_out = metrics.EVENTS_OUT.labels(stage="alerter")

@@ -49,7 +49,8 @@ Agency = Literal["ICE", "CBP", "USCIS", "other"]
 Severity = Literal["critical", "high", "warning", "review"]  # as in the policy file
 FindingStatus = Literal["opened", "resolved", "retracted"]
 AlertChannel = Literal["alertmanager", "email", "webhook", "log"]
-AlertOutcome = Literal["sent", "failed", "retried", "deduplicated"]
+# repeated: sent again, marked as a possible repeat, after a send was cut off
+AlertOutcome = Literal["sent", "failed", "retried", "deduplicated", "repeated"]
 BulkFailureKind = Literal["request", "item"]  # whole bulk call vs. single documents
 
 STAGES: Final[tuple[str, ...]] = get_args(Stage)
@@ -145,6 +146,12 @@ OFFSET_REREADS: Final = Counter(
     "callwatch_offset_rereads_total",
     "Partitions sought back to read again an offset no stream acknowledged"
     " (agents/offsets.py, the faust-streaming #606 guard).",
+    registry=REGISTRY,
+)
+ALERT_STATE_UNFLUSHED: Final = Counter(
+    "callwatch_alert_state_unflushed_total",
+    "Alert sends that went out before their in-flight record reached Kafka (Kafka slow"
+    " or down); a worker dying right then could send that alert again unmarked.",
     registry=REGISTRY,
 )
 DEADLINES_PENDING: Final = Gauge(

@@ -59,6 +59,10 @@ class WebhookReceiver:
         self.secret = secret
         self.requests: list[Received] = []
         self.down_paths: set[str] = set()
+        # requests to these paths are recorded (status 0: no answer yet) and then
+        # held unanswered until ``release()``, as a stalled endpoint would
+        self.hold_paths: set[str] = set()
+        self.released = threading.Event()
         self.lock = threading.Lock()
         receiver = self
 
@@ -72,6 +76,15 @@ class WebhookReceiver:
                         receiver.secret, raw, self.headers.get(SIGNATURE_HEADER),
                         self.headers.get(TIMESTAMP_HEADER), int(time.time()),
                     )
+                if self.path in receiver.hold_paths:
+                    with receiver.lock:
+                        receiver.requests.append(
+                            Received(self.path, dict(self.headers.items()),
+                                     json.loads(raw or b"null"), time.monotonic(), 0,
+                                     signature_ok)
+                        )
+                    receiver.released.wait()
+                    return  # the caller gave up (or died) long ago: no answer
                 status = 503 if self.path in receiver.down_paths else 200
                 with receiver.lock:
                     receiver.requests.append(
@@ -99,9 +112,19 @@ class WebhookReceiver:
 
     def refused(self, path: str) -> list[Received]:
         with self.lock:
-            return [r for r in self.requests if r.path == path and r.status != 200]
+            return [r for r in self.requests if r.path == path and r.status not in (0, 200)]
+
+    def held(self, path: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.path == path and r.status == 0]
+
+    def release(self) -> None:
+        """Stop holding: held requests end unanswered, new ones are answered."""
+        self.hold_paths.clear()
+        self.released.set()
 
     def close(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -204,6 +204,35 @@ def test_message_channels_get_firing_then_resolution_in_order_after_an_outage() 
     assert not after[0].retry
 
 
+def test_a_send_cut_off_mid_flight_goes_again_after_its_lease_marked_as_a_possible_repeat() -> (
+    None
+):
+    call = fresh(intent(), intent(state="resolved", revision=2))
+    hook = next(w for w in st.due_work(call, T0) if w.channel == "hook")
+    assert not hook.possible_repeat
+    assert st.started(call, hook, 5_000, T0)
+    # in flight: not due again while the sender may still be at it
+    assert [w.channel for w in st.due_work(call, T0 + 4_999)] == ["am"]
+    assert st.next_due(st.load(st.dump(call))) == T0  # am; the hook's lease is T0 + 5000
+    # the worker died mid-send: whoever holds the state next sends it again, marked
+    again = next(w for w in st.due_work(call, T0 + 5_000) if w.channel == "hook")
+    assert (again.alert_id, again.possible_repeat) == (hook.alert_id, True)
+    assert "(possible repeat)" in render(again.intent, URL, possible_repeat=True).title
+    assert st.started(call, again, 5_000, T0 + 5_000)
+    assert st.succeeded(call, again, st.MESSAGE_CHANNEL, T0 + 5_100)
+    # the next message is an ordinary one: the mark belongs to the cut-off send only
+    after = next(w for w in st.due_work(call, T0 + 5_100) if w.channel == "hook")
+    assert after.alert_id.endswith("#resolved#2") and not after.possible_repeat
+    # a send whose outcome was recorded (failed) is not a possible repeat either
+    assert st.started(call, after, 5_000, T0 + 5_100)
+    st.failed(call, after, "HTTP 503", Backoff(initial_ms=1000), T0 + 5_200)
+    retry = next(w for w in st.due_work(call, T0 + 6_200) if w.channel == "hook")
+    assert retry.retry and not retry.possible_repeat
+    # work the state no longer owes is not started
+    assert st.succeeded(call, retry, st.MESSAGE_CHANNEL, T0 + 6_300)
+    assert not st.started(call, retry, 5_000, T0 + 6_400)
+
+
 def test_alertmanager_gets_the_latest_state_and_firing_is_resent_until_resolved() -> None:
     call = fresh(intent())
     succeed_all(call, T0)
@@ -508,6 +537,7 @@ class FakeChannel(Channel):
         self.hang = False
         self.refuse: set[str] = set()  # call ids whose messages this channel rejects
         self.received: list[str] = []
+        self.possible_repeats: list[bool] = []
         self.latest_only = latest_only
 
     @property
@@ -523,6 +553,7 @@ class FakeChannel(Channel):
         if any(item.message.call_id in self.refuse for item in items):
             raise DeliveryError("HTTP 422", channel_down=False)
         self.received.extend(item.message.alert_id for item in items)
+        self.possible_repeats.extend(item.message.possible_repeat for item in items)
 
 
 class MemoryStore:
@@ -605,6 +636,69 @@ def test_a_dead_channel_neither_blocks_the_others_nor_loses_or_repeats_alerts() 
         assert len(good.received) == 3
         sent = [r for r in records2 if r["outcome"] == "sent"]
         assert len({r["record_id"] for r in sent}) == len(sent) == 6
+
+    asyncio.run(scenario())
+
+
+def test_an_attempt_is_durable_as_in_flight_before_the_channel_is_called() -> None:
+    async def scenario() -> None:
+        clock, store = Clock(), MemoryStore()
+        seen_at_send: list[str | None] = []
+        durable_states: list[str | None] = []
+
+        class Recording(FakeChannel):
+            async def send(self, items: Sequence[Outgoing]) -> None:
+                seen_at_send.append(durable_states[-1] if durable_states else None)
+                await super().send(items)
+
+        hook = Recording("hook")
+        d, _ = dispatcher_with({"hook": hook}, store, clock)
+
+        async def durable() -> None:  # what Kafka would have when the flush returns
+            call = st.load(store.data[b"C-1"])
+            sending = call.alerts["C-1/commander-notified"].deliveries["hook"].sending
+            durable_states.append(sending)
+
+        d.durable = durable
+        d.receive(intent())
+        await settle(d)
+        firing = "C-1/commander-notified#firing#1"
+        assert hook.received == [firing]
+        assert seen_at_send == [firing]  # in flight, durably, when the send began
+        assert durable_states[-1] is None  # and the outcome made durable after it
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_killed_mid_send_leaves_the_message_to_be_sent_again_marked() -> None:
+    async def scenario() -> None:
+        clock, store = Clock(), MemoryStore()
+        hook = FakeChannel("hook")
+        hook.hang = True  # the send is under way when the worker dies
+        d, _ = dispatcher_with({"hook": hook}, store, clock)
+        d.receive(intent())
+        await d.tick()
+        await asyncio.sleep(0.05)
+        for task in list(d.tasks):  # killed: no outcome recorded
+            task.cancel()
+        await asyncio.gather(*d.tasks, return_exceptions=True)
+
+        hook.hang = False
+        d2, records = dispatcher_with({"hook": hook}, store, clock)
+        assert d2.rebuild() == 1
+        clock.now += 1_000
+        await settle(d2)
+        assert hook.received == []  # within the lease: the old sender might finish
+        repeated_before = metric("repeated")
+        clock.now = T0 + d2.lease_ms
+        await settle(d2)
+        assert hook.received == ["C-1/commander-notified#firing#1"]
+        assert hook.possible_repeats == [True]
+        assert metric("repeated") == repeated_before + 1
+        assert [r["outcome"] for r in records] == ["sent"]
+        clock.now += 60_000
+        await settle(d2)
+        assert len(hook.received) == 1
 
     asyncio.run(scenario())
 

@@ -5,6 +5,15 @@ keyed by call id) and is only ever changed by load -> pure function -> save
 with no ``await`` in between, so the agent, the timer and the channel tasks,
 all on one event loop, never overwrite each other's changes.
 
+A send cannot be atomic with the record of its outcome, so it is bracketed:
+the attempt is recorded as in flight and made durable (``durable``: the
+changelog write acknowledged by Kafka) before the channel is called, and the
+outcome is made durable right after. A worker killed in between leaves the
+in-flight record; whoever owns the call next sends the message again once its
+lease ends, marked as a possible repeat (``streams.alerting.delivery``). Waiting
+for durability is bounded (``DURABLE_WAIT_SECONDS``): with Kafka down, alerts
+still go out, unbracketed, rather than wait for it.
+
 Each channel has at most one task in flight. A slow or dead channel therefore
 holds up only its own messages: the others keep going, and its own messages
 wait in the state (durable) with backoff instead of piling up as retries.
@@ -35,8 +44,18 @@ BUSY_RECHECK_MS: Final = 250
 # End-to-end latency is observed only for live alerts; a replay's violation
 # times are history, not pipeline latency.
 LIVE_WINDOW_S: Final = 24 * 3600
+# An attempt's lease outlasts the channel timeout by this much, so a live
+# worker always records the outcome before its lease ends.
+LEASE_MARGIN_MS: Final = 5_000
+# How long a send waits for its in-flight record to reach Kafka.
+DURABLE_WAIT_SECONDS: Final = 5.0
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
+Durable = Callable[[], Awaitable[None]]
+
+
+async def _nothing_to_flush() -> None:
+    return None
 
 
 class Store(Protocol):
@@ -55,6 +74,7 @@ class Dispatcher:
         emit: Emit,
         now_ms: Callable[[], int],
         owns: Callable[[str], bool] = lambda call_id: True,
+        durable: Durable = _nothing_to_flush,
     ) -> None:
         # ``owns``: whether this worker is the one delivering for a call. A table
         # may also hold standby copies of other workers' partitions, and two
@@ -64,6 +84,8 @@ class Dispatcher:
         self.store = store
         self.emit = emit
         self.now_ms = now_ms
+        self.durable = durable
+        self.lease_ms = int(setup.timeout_seconds * 1000) + LEASE_MARGIN_MS
         self.kinds = setup.kinds
         self.queue = DeadlineQueue()
         self.busy: set[str] = set()
@@ -185,6 +207,10 @@ class Dispatcher:
         groups = [items] if channel.batches else [[item] for item in items]
         try:
             for index, group in enumerate(groups):
+                group = self._start(group)
+                if not group:
+                    continue
+                await self._make_durable()
                 now = self.now_ms()
                 try:
                     outgoing = [Outgoing(w, self._render(w), now) for w in group]
@@ -197,8 +223,27 @@ class Dispatcher:
                     self._defer([w for g in groups[index + 1 :] for w in g], retry_at)
                     return
                 await self._succeeded(name, group)
+                await self._make_durable()
         finally:
             self.busy.discard(name)
+
+    def _start(self, group: list[Work]) -> list[Work]:
+        """Record the group's attempts as in flight; keep only work still owed."""
+        now, started = self.now_ms(), []
+        for work in group:
+            call = self._load(work.call_id)
+            if call is not None and state.started(call, work, self.lease_ms, now):
+                self._save(call)
+                started.append(work)
+        return started
+
+    async def _make_durable(self) -> None:
+        try:
+            await asyncio.wait_for(self.durable(), DURABLE_WAIT_SECONDS)
+        except TimeoutError:
+            metrics.ALERT_STATE_UNFLUSHED.inc()
+            log.warning("alert state not yet in Kafka after %.0f s; sending anyway",
+                        DURABLE_WAIT_SECONDS)
 
     def _render(self, work: Work) -> Message:
         intent = work.intent
@@ -209,6 +254,7 @@ class Dispatcher:
             timezone=self.setup.context.timezone,
             escalated_after_minutes=escalation_minutes(route, work.tier),
             acknowledged_by=work.acked_by,
+            possible_repeat=work.possible_repeat,
         )
 
     async def _succeeded(self, name: str, group: list[Work]) -> None:
@@ -222,7 +268,7 @@ class Dispatcher:
             if call is None or not state.succeeded(call, work, channel.kind, now):
                 continue
             self._save(call)
-            metrics.alert(channel.channel_type, "sent")
+            metrics.alert(channel.channel_type, "repeated" if work.possible_repeat else "sent")
             self._observe_latency(work, now)
             await self.emit(
                 work.call_id,

@@ -93,6 +93,8 @@ class EmailChannel(Channel):
         email["Message-ID"] = message_id(message.alert_id, self.name, self.config.sender)
         email["X-Callwatch-Alert-Id"] = message.alert_id
         email["X-Callwatch-Dedup-Key"] = message.dedup_key
+        if message.possible_repeat:
+            email["X-Callwatch-Possible-Repeat"] = "yes"
         if message.firing and message.severity == "critical":
             email["Importance"] = "high"
             email["X-Priority"] = "1"

@@ -40,5 +40,7 @@ class LogChannel(Channel):
                 "call_url": message.call_url,
                 "escalation_tier": item.work.tier,
             }
+            if message.possible_repeat:
+                line["possible_repeat"] = True
             # WARNING: visible at the worker's default log level
             log.warning("%s", orjson.dumps(line).decode())

@@ -145,6 +145,7 @@ def generic_payload(item: Outgoing) -> dict[str, Any]:
         "resolved_at": intent.get("resolved_at"),
         "agency": intent.get("agency"),
         "policy_version": intent.get("policy_version"),
+        "possible_repeat": message.possible_repeat,
     }
 
 

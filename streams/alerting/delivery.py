@@ -19,6 +19,15 @@ Two kinds of channel:
 
 An alert id already delivered on a channel is never queued there again, so an
 intent the engine repeats (at-least-once) is absorbed here.
+
+Sending is a side effect outside Kafka, so it cannot be recorded atomically
+with its outcome. Before a message goes out the alerter records it as in flight
+(``started``, made durable first) with a lease: a live worker always records
+the outcome within the lease (the send times out before it ends). A message
+still in flight when its lease ends was being sent by a worker that died or
+lost the call: it is due again, as a *possible repeat* (``Work.possible_repeat``),
+so the supervisor is told "you may have had this already", never left without
+it and never sent an unmarked second copy.
 """
 
 from __future__ import annotations
@@ -75,6 +84,8 @@ class Delivery(msgspec.Struct, kw_only=True, omit_defaults=True):
     next_at: int | None = None  # when to try queue[0]
     resend_at: int | None = None  # latest-only channels: when to re-send the firing state
     last_error: str | None = None
+    sending: str | None = None  # alert id of the attempt in flight (see ``started``)
+    sending_until: int | None = None  # its lease: after this it is due again
 
 
 class Alert(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -112,6 +123,7 @@ class Work:
     attempt: int  # this attempt's number for (alert, channel), from 1
     retry: bool  # an earlier attempt of this message failed
     acked_by: str | None
+    possible_repeat: bool = False  # an attempt of this message was cut off mid-send
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +246,7 @@ def due_work(call: CallAlerts, now: int) -> Iterator[Work]:
                     yield Work(
                         call.call_id, alert.dedup_key, channel, head, alert.intents[head],
                         delivery.tier, False, delivery.attempts + 1, delivery.failures > 0,
-                        acked_by,
+                        acked_by, _cut_off(delivery, head, now),
                     )
             elif (
                 alert.state == "firing"
@@ -244,8 +256,17 @@ def due_work(call: CallAlerts, now: int) -> Iterator[Work]:
                 yield Work(
                     call.call_id, alert.dedup_key, channel, alert.latest,
                     alert.intents[alert.latest], delivery.tier, True, delivery.attempts + 1,
-                    delivery.failures > 0, acked_by,
+                    delivery.failures > 0, acked_by, _cut_off(delivery, alert.latest, now),
                 )
+
+
+def _cut_off(delivery: Delivery, alert_id: str, now: int) -> bool:
+    """An attempt of ``alert_id`` started and its lease ran out without an outcome."""
+    return (
+        delivery.sending == alert_id
+        and delivery.sending_until is not None
+        and delivery.sending_until <= now
+    )
 
 
 def next_due(call: CallAlerts) -> int | None:
@@ -270,12 +291,38 @@ def _delivery(call: CallAlerts, work: Work) -> tuple[Alert, Delivery] | None:
     return None if delivery is None else (alert, delivery)
 
 
+def started(call: CallAlerts, work: Work, lease_ms: int, now: int) -> bool:
+    """The attempt is about to go out: in flight until an outcome, or until the lease ends.
+
+    Returns False if the state no longer owes this work (nothing to send)."""
+    found = _delivery(call, work)
+    if found is None:
+        return False
+    _alert, delivery = found
+    if not work.resend and (not delivery.queue or delivery.queue[0] != work.alert_id):
+        return False
+    delivery.sending = work.alert_id
+    delivery.sending_until = now + lease_ms
+    # not due again before the lease ends: then it is a possible repeat (due_work)
+    if work.resend:
+        delivery.resend_at = delivery.sending_until
+    else:
+        delivery.next_at = delivery.sending_until
+    return True
+
+
+def _settled(delivery: Delivery) -> None:
+    delivery.sending = None
+    delivery.sending_until = None
+
+
 def succeeded(call: CallAlerts, work: Work, kind: ChannelKind, now: int) -> bool:
     """The channel took the message. Returns False if the state no longer knows it."""
     found = _delivery(call, work)
     if found is None:
         return False
     alert, delivery = found
+    _settled(delivery)
     delivery.attempts += 1
     delivery.failures = 0
     delivery.last_error = None
@@ -300,6 +347,7 @@ def failed(call: CallAlerts, work: Work, error: str, backoff: Backoff, now: int)
     if found is None:
         return None
     _alert, delivery = found
+    _settled(delivery)
     delivery.attempts += 1
     delivery.failures += 1
     delivery.last_error = error[:ERROR_CHARS]

@@ -65,6 +65,11 @@ RULE_TEXT: Final[Mapping[str, RuleText]] = {
     ),
 }
 
+REPEAT_NOTE: Final = (
+    "POSSIBLE REPEAT: a callwatch worker stopped while sending this message, so you may"
+    " have received it already. It is the same alert (same alert id): act on it once."
+)
+
 SEVERITY_LABEL: Final[Mapping[str, str]] = {
     "critical": "CRITICAL",
     "high": "HIGH",
@@ -88,6 +93,7 @@ class Message:
     call_url: str  # the call in the dashboards
     acknowledge: str  # how to acknowledge (empty when nothing is firing)
     body: str  # everything above as plain text, for e-mail and logs
+    possible_repeat: bool = False  # a send of this very message was cut off: may be a repeat
 
     @property
     def firing(self) -> bool:
@@ -116,8 +122,12 @@ def render(
     timezone: str = "UTC",
     escalated_after_minutes: float | None = None,
     acknowledged_by: str | None = None,
+    possible_repeat: bool = False,
 ) -> Message:
-    """Render an alert intent (``streams.engine.records.alert_intent``) for people."""
+    """Render an alert intent (``streams.engine.records.alert_intent``) for people.
+
+    ``possible_repeat``: an earlier send of this message was cut off (the worker
+    stopped mid-send), so the reader may have it already; the title says so."""
     kind = message_kind(intent)
     rule = str(intent["rule"])
     call_id = str(intent["call_id"])
@@ -186,6 +196,10 @@ def render(
     if acknowledge:
         lines.append(f"ACKNOWLEDGE: {acknowledge}")
     lines.append(f"Severity {severity}; alert {intent['alert_id']}.")
+    if possible_repeat:
+        title = f"{title} (possible repeat)"
+        lines[0] = title
+        lines.append(REPEAT_NOTE)
     return Message(
         alert_id=str(intent["alert_id"]),
         dedup_key=dedup_key,
@@ -200,6 +214,7 @@ def render(
         call_url=link,
         acknowledge=acknowledge,
         body="\n".join(lines) + "\n",
+        possible_repeat=possible_repeat,
     )
 
 

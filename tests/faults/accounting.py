@@ -19,7 +19,9 @@ fault table:
   documents than distinct inputs. These must be zero in every scenario;
 - repeats: the same event id, finding transition (finding id, transition,
   revision), alert id or dead letter sent more than once on a topic. At-least-once
-  delivery allows them after a crash; the consumers ignore them by id.
+  delivery allows them after a crash; the consumers ignore them by id. Also
+  alerts the log channel sent again marked "possible repeat" because a crash
+  cut off their first send (an unmarked second delivery is a duplicate).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from elasticsearch import Elasticsearch
@@ -462,18 +464,29 @@ class Ledger:
             # the alerter is there: count what it delivered, not what it was asked to
             row.alerts_label = "delivered"
             last_kind: dict[str, str] = {}
-            for alert_id, kind in deliveries:
-                last_kind[alert_id.split("#", 1)[0]] = kind
+            for delivery in deliveries:
+                last_kind[delivery.alert_id.split("#", 1)[0]] = delivery.kind
             final = {"open": {"firing"}, "resolved": {"resolved", "cured"}}
             row.alerts_delivered = sum(
                 1
                 for (call, rule), status in stream.expected_findings.items()
                 if last_kind.get(finding_id(call, rule)) in final[status]
             )
-            twice = [a for a, n in Counter(a for a, _ in deliveries).items() if n > 1]
+            # A send cut off by a crash goes again marked as a possible repeat
+            # (streams.alerting.delivery): an at-least-once repeat the reader is told
+            # of. An unmarked second delivery is a duplicate.
+            unmarked = Counter(d.alert_id for d in deliveries if not d.possible_repeat)
+            twice = [a for a, n in unmarked.items() if n > 1]
             if twice:
                 row.duplicates += len(twice)
                 row.notes.append(f"alerts delivered twice: {twice[:5]}")
+            marked = [d.alert_id for d in deliveries if d.possible_repeat]
+            repeats += len(marked)
+            if marked:
+                row.notes.append(
+                    f"{len(marked)} alert(s) re-sent marked 'possible repeat' after a send"
+                    f" the fault cut off: {marked[:5]}"
+                )
         surplus = {k for k in last_state if k.split("/", 1)[0] in stream.agency_calls} - {
             finding_id(c, r) for c, r in stream.expected_findings
         }
@@ -547,9 +560,15 @@ class Ledger:
 _ALERT_LINE = re.compile(r'^\[([^\]]+)\].*?(\{"event":"alert".*\})\s*$')
 
 
-def delivered_alerts(logs: str) -> list[tuple[str, str]]:
-    """(alert id, kind) of each first delivery the log channel recorded, in time order
-    (over the logs of several workers).
+class LogDelivery(NamedTuple):
+    alert_id: str
+    kind: str
+    possible_repeat: bool  # re-sent after a send was cut off, and marked so
+
+
+def delivered_alerts(logs: str) -> list[LogDelivery]:
+    """Each delivery the log channel recorded, in time order (over the logs of
+    several workers).
 
     Escalations (tier > 0) re-send an unacknowledged alert on purpose; they are not
     deliveries of a new alert.
@@ -560,9 +579,12 @@ def delivered_alerts(logs: str) -> list[tuple[str, str]]:
         if match:
             doc = orjson.loads(match.group(2))
             if not doc.get("escalation_tier"):
-                found.append((match.group(1), doc["alert_id"], doc["kind"]))
+                delivery = LogDelivery(
+                    doc["alert_id"], doc["kind"], bool(doc.get("possible_repeat"))
+                )
+                found.append((match.group(1), delivery))
     found.sort(key=lambda f: f[0])  # stable: one worker's lines keep their order
-    return [(alert_id, kind) for _, alert_id, kind in found]
+    return [delivery for _, delivery in found]
 
 
 def wait_until(

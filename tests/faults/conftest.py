@@ -257,9 +257,10 @@ def render(rows: list[Row]) -> str:
         "their final status; alerts = alerts whose deliveries by the log channel end in the "
         "finding's final state ('delivered'), or alert messages a real webhook accepted "
         "against those the log channel delivered ('webhook'); duplicates = effects applied "
-        "twice (must be 0); repeats = "
-        "at-least-once redeliveries on topics, ignored downstream by id; recovery = fault "
-        "over -> pipeline progressing again; caught up = fault over -> everything accounted."
+        "twice (must be 0); repeats = at-least-once redeliveries on topics, ignored "
+        "downstream by id, and alerts re-sent marked 'possible repeat' after a crash cut "
+        "their send off; recovery = fault over -> pipeline progressing again; caught up = "
+        "fault over -> everything accounted."
     )
     return "\n".join([*lines, "", legend, *notes])
 

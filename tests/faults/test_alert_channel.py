@@ -82,7 +82,7 @@ def test_alert_channel_failing(pipeline: Pipeline, fault_table: list[Row]) -> No
             row.failures.append(
                 f"log channel: {row.alerts_delivered}/{row.alerts_expected} alerts delivered"
             )
-        expected = {alert_id for alert_id, _ in delivered_alerts(pipeline.logs())}
+        expected = {d.alert_id for d in delivered_alerts(pipeline.logs())}
 
         def received() -> Counter[str]:
             return Counter(r.headers["Idempotency-Key"] for r in hooks.accepted(HOOK))
@@ -123,6 +123,89 @@ def test_alert_channel_failing(pipeline: Pipeline, fault_table: list[Row]) -> No
             simulated_stream(),
             fault,
             rate=150,  # about 20 s of stream: alerts fire throughout the outage
+            worker_env={"CALLWATCH_ALERTS_FILE": str(alerts_file(pipeline.tmp, hooks))},
+            account=account,
+        )
+    finally:
+        hooks.close()
+
+
+def test_worker_killed_while_sending_an_alert(pipeline: Pipeline, fault_table: list[Row]) -> None:
+    """The send that a SIGKILL cuts off goes again, marked as a possible repeat.
+
+    The webhook holds its first request unanswered, so the worker is certainly
+    mid-send when it is killed: the far end may or may not have acted on it. The
+    restarted worker finds the attempt recorded as in flight and, when its lease
+    (channel timeout + 5 s) has run out, sends it again with
+    ``possible_repeat: true``; every other alert reaches the webhook once,
+    unmarked.
+    """
+    hooks = WebhookReceiver()
+    hooks.hold_paths.add(HOOK)
+    fault = Fault(lambda p, pub: None)
+    cut: list[str] = []
+
+    def accepted() -> list[tuple[str, bool]]:
+        return [
+            (r.headers["Idempotency-Key"], bool(r.body.get("possible_repeat")))
+            for r in hooks.accepted(HOOK)
+        ]
+
+    def inject(p: Pipeline, publisher: Publisher) -> None:
+        wait_until("a webhook request in flight", lambda: hooks.held(HOOK), 120, p.alive)
+        cut.append(hooks.held(HOOK)[0].headers["Idempotency-Key"])
+        p.kill(p.workers[0])
+        killed_at = time.monotonic()
+        hooks.release()
+        p.restart(p.workers[0])
+        wait_until(
+            "the cut-off alert sent again",
+            lambda: any(key == cut[0] for key, _ in accepted()),
+            180,
+            p.alive,
+        )
+        fault.recoveries.append(time.monotonic() - killed_at)
+
+    fault.inject = inject
+
+    def account(row: Row) -> None:
+        expected = {d.alert_id for d in delivered_alerts(pipeline.logs())}
+        try:
+            wait_until(
+                "every alert on the webhook",
+                lambda: expected <= {key for key, _ in accepted()},
+                timeout=180,
+                alive=pipeline.alive,
+            )
+        except AssertionError as exc:
+            row.failures.append(str(exc)[:200])
+        time.sleep(5)
+        got = accepted()
+        counts = Counter(key for key, _ in got)
+        marked = sorted(key for key, repeat in got if repeat)
+        twice = sorted(key for key, n in counts.items() if n > 1)
+        surplus = sorted(set(counts) - expected)
+        row.alerts_label = "webhook"
+        row.alerts_expected = len(expected)
+        row.alerts_delivered = len(expected & set(counts))
+        row.duplicates += len(twice) + len(surplus)
+        row.repeats += len(marked)
+        if marked != cut:
+            row.failures.append(f"marked as possible repeats: {marked}, cut off: {cut}")
+        row.notes.append(
+            f"the webhook held {cut[0]} unanswered when the worker was SIGKILLed; the"
+            f" restarted worker sent it again marked possible_repeat once its lease ran out;"
+            f" {len(expected) - 1} other alert messages reached the webhook once, unmarked"
+        )
+
+    try:
+        run_scenario(
+            pipeline,
+            fault_table,
+            "worker SIGKILLed mid-send (webhook request held)",
+            simulated_stream(),
+            fault,
+            rate=300,
             worker_env={"CALLWATCH_ALERTS_FILE": str(alerts_file(pipeline.tmp, hooks))},
             account=account,
         )
