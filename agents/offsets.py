@@ -161,7 +161,13 @@ async def _read_again(consumer: Any, tp: Any, base: int, state: dict[Any, Any]) 
         f" (offset {later} was)" if later is not None else "",
     )
     metrics.OFFSET_REREADS.inc()
-    await consumer.seek(tp, target)
+    # seek_wait, not seek: it runs the seek on the consumer's own thread. faust's
+    # seek calls aiokafka from this thread, racing its fetcher (which then crashed
+    # the worker with a KeyError in fetched_records).
+    try:
+        await consumer.seek_wait({tp: target})
+    except Exception as exc:  # still missing at the next check: sought again then
+        log.warning("%s: could not seek back to %d (%r); trying again", tp, target, exc)
 
 
 def _forget_below(consumer: Any, tp: Any, end: int) -> None:

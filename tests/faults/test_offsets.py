@@ -41,8 +41,10 @@ class FakeConsumer:
     async def earliest_offsets(self, *tps: Any) -> dict[Any, int]:
         return {tp: self.log_start for tp in tps}
 
-    async def seek(self, tp: Any, offset: int) -> None:
-        self.sought.append((tp, offset))
+    # only seek_wait: it seeks on the consumer's thread (a plain seek from the
+    # event loop's thread races aiokafka's fetcher)
+    async def seek_wait(self, partitions: dict[Any, int]) -> None:
+        self.sought.extend(partitions.items())
 
 
 def new_offsets(consumer: FakeConsumer, times: int = 1) -> list[int | None]:
