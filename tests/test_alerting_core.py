@@ -695,7 +695,7 @@ def test_a_worker_killed_mid_send_leaves_the_message_to_be_sent_again_marked() -
         assert hook.received == ["C-1/commander-notified#firing#1"]
         assert hook.possible_repeats == [True]
         assert metric("repeated") == repeated_before + 1
-        assert [r["outcome"] for r in records] == ["sent"]
+        assert [(r["kind"], r["outcome"]) for r in records] == [("repeat", "sent")]
         clock.now += 60_000
         await settle(d2)
         assert len(hook.received) == 1

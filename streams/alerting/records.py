@@ -70,7 +70,7 @@ def attempt_record(
 ) -> dict[str, Any]:
     return {
         "record_id": f"{work.dedup_key}|{work.channel}|{attempt}",
-        "kind": "resend" if work.resend else "delivery",
+        "kind": _attempt_kind(work),
         **_alert_fields(work.intent),
         "alert_id": work.alert_id,
         "channel": work.channel,
@@ -82,6 +82,14 @@ def attempt_record(
         "at": iso(at),
         "next_attempt_at": iso(next_attempt_at),
     }
+
+
+def _attempt_kind(work: Work) -> str:
+    """delivery; resend (Alertmanager's periodic re-send of a firing alert); or repeat
+    (a message sent again, marked as a possible repeat, after a crash cut its send off)."""
+    if work.resend:
+        return "resend"
+    return "repeat" if work.possible_repeat else "delivery"
 
 
 def ack_record(

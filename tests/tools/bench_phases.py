@@ -521,7 +521,7 @@ async def _latency(
                     key, doc = _finding_key(record.value or b"")
                     if key is None or not key.startswith("PROBE-"):
                         continue
-                    if doc.get("kind") not in (None, "delivery", "resend"):
+                    if doc.get("kind") not in (None, "delivery", "resend", "repeat"):
                         continue  # acks and escalations are not deliveries
                     if doc.get("outcome") not in (None, "sent"):
                         continue  # a failed attempt is not a delivered alert
