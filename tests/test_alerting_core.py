@@ -670,6 +670,28 @@ def test_an_attempt_is_durable_as_in_flight_before_the_channel_is_called() -> No
     asyncio.run(scenario())
 
 
+def test_with_kafka_unable_to_confirm_the_in_flight_record_alerts_still_go_out() -> None:
+    from callwatch.metrics import REGISTRY
+
+    async def scenario() -> None:
+        clock, store = Clock(), MemoryStore()
+        hook = FakeChannel("hook")
+        d, _ = dispatcher_with({"hook": hook}, store, clock)
+
+        async def kafka_down() -> None:
+            raise RuntimeError("Cannot flush: Producer not Running")
+
+        d.durable = kafka_down
+        before = REGISTRY.get_sample_value("callwatch_alert_state_unflushed_total") or 0.0
+        d.receive(intent())
+        await settle(d)
+        assert hook.received == ["C-1/commander-notified#firing#1"]
+        after = REGISTRY.get_sample_value("callwatch_alert_state_unflushed_total")
+        assert after == before + 2  # before the send and after it
+
+    asyncio.run(scenario())
+
+
 def test_a_worker_killed_mid_send_leaves_the_message_to_be_sent_again_marked() -> None:
     async def scenario() -> None:
         clock, store = Clock(), MemoryStore()

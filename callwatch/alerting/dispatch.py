@@ -240,10 +240,10 @@ class Dispatcher:
     async def _make_durable(self) -> None:
         try:
             await asyncio.wait_for(self.durable(), DURABLE_WAIT_SECONDS)
-        except TimeoutError:
+        except Exception as exc:  # Kafka slow, down or the producer stopping
             metrics.ALERT_STATE_UNFLUSHED.inc()
-            log.warning("alert state not yet in Kafka after %.0f s; sending anyway",
-                        DURABLE_WAIT_SECONDS)
+            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+            log.warning("alert state not confirmed in Kafka (%s); delivering anyway", reason)
 
     def _render(self, work: Work) -> Message:
         intent = work.intent
