@@ -91,6 +91,12 @@ def build_app(components: Components) -> faust.App:
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",  # state is rebuilt from the changelog topic on start
+        # No standby replicas: with a memory store a worker taking a partition over
+        # reads its changelog from the start anyway, so a standby copy saves nothing,
+        # and promoting one raced faust's fetcher: the survivor's recovery waited
+        # forever for changelog records fetched while the partition was changing
+        # roles (fault suite, takeover with deadlines pending, 1 run in ~4).
+        table_standby_replicas=0,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         datadir=str(settings.data_dir),

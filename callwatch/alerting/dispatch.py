@@ -7,12 +7,13 @@ all on one event loop, never overwrite each other's changes.
 
 A send cannot be atomic with the record of its outcome, so it is bracketed:
 the attempt is recorded as in flight and made durable (``durable``: the
-changelog write acknowledged by Kafka) before the channel is called, and the
-outcome is made durable right after. A worker killed in between leaves the
-in-flight record; whoever owns the call next sends the message again once its
-lease ends, marked as a possible repeat (``streams.alerting.delivery``). Waiting
-for durability is bounded (``DURABLE_WAIT_SECONDS``): with Kafka down, alerts
-still go out, unbracketed, rather than wait for it.
+changelog write acknowledged by Kafka) before the channel is called; the
+outcome is made durable with the next attempt's record, or after the last. A
+worker killed in between leaves the in-flight record; whoever owns the call
+next sends the message again once its lease ends, marked as a possible repeat
+(``streams.alerting.delivery``). Waiting for durability is bounded
+(``DURABLE_WAIT_SECONDS``): with Kafka down, alerts still go out, unbracketed,
+rather than wait for it.
 
 Each channel has at most one task in flight. A slow or dead channel therefore
 holds up only its own messages: the others keep going, and its own messages
@@ -210,7 +211,7 @@ class Dispatcher:
                 group = self._start(group)
                 if not group:
                     continue
-                await self._make_durable()
+                await self._make_durable()  # also carries the previous group's outcome
                 now = self.now_ms()
                 try:
                     outgoing = [Outgoing(w, self._render(w), now) for w in group]
@@ -223,7 +224,7 @@ class Dispatcher:
                     self._defer([w for g in groups[index + 1 :] for w in g], retry_at)
                     return
                 await self._succeeded(name, group)
-                await self._make_durable()
+            await self._make_durable()
         finally:
             self.busy.discard(name)
 

@@ -587,6 +587,27 @@ def delivered_alerts(logs: str) -> list[LogDelivery]:
     return [delivery for _, delivery in found]
 
 
+def owed_to_a_slower_channel(deliveries: Sequence[LogDelivery], received: set[str]) -> set[str]:
+    """The alert ids the log channel delivered that another message channel must have
+    too: all of them, except an alert's messages up to its withdrawal when that
+    channel had heard nothing of the alert before (withdrawn before anyone there heard
+    of it: there is nothing to take back, so it is never sent; by design)."""
+    owed: set[str] = set()
+    episode: dict[str, list[str]] = {}
+    heard: set[str] = set()  # alerts the channel has had a message of
+    for delivery in deliveries:
+        key = delivery.alert_id.split("#", 1)[0]
+        episode.setdefault(key, []).append(delivery.alert_id)
+        owed.add(delivery.alert_id)
+        if delivery.alert_id in received:
+            heard.add(key)
+        if delivery.kind == "withdrawn":
+            ids = episode.pop(key)
+            if key not in heard:
+                owed.difference_update(ids)
+    return owed
+
+
 def wait_until(
     what: str,
     probe: Callable[[], Any],

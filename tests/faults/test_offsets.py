@@ -151,3 +151,21 @@ def test_no_committed_offset_commits_from_the_log_start(
     consumer = FakeConsumer(None, [1, 2])
     assert new_offsets(consumer, 3) == [None, None, None]
     assert consumer.sought == []
+
+
+def test_a_slower_channel_owes_every_alert_but_those_withdrawn_before_it_heard() -> None:
+    from tests.faults.accounting import LogDelivery, owed_to_a_slower_channel
+
+    a1, a2, a3 = "C/r#firing#1", "C/r#resolved#2", "C/r#firing#3"
+    b1, b2 = "D/r#firing#1", "D/r#resolved#2"
+    logged = [
+        LogDelivery(a1, "firing", False),
+        LogDelivery(b1, "firing", False),
+        LogDelivery(a2, "withdrawn", False),
+        LogDelivery(b2, "withdrawn", False),
+        LogDelivery(a3, "firing", False),
+    ]
+    # C's first episode never reached the channel before its withdrawal: not owed;
+    # D's firing did, so its withdrawal is owed too; C's new firing is owed
+    assert owed_to_a_slower_channel(logged, {b1}) == {b1, b2, a3}
+    assert owed_to_a_slower_channel(logged, {a1, b1}) == {a1, a2, b1, b2, a3}
