@@ -231,8 +231,9 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         if rebuild["needed"]:
             rebuild["needed"] = False
             queue.clear()
-            # Only the calls of the partitions this worker owns: the table also holds
-            # standby copies of other workers' partitions, whose deadlines are theirs.
+            # Only the calls of the partitions this worker owns: the in-memory table may
+            # still hold calls of partitions a rebalance moved away, whose deadlines are
+            # now another worker's.
             active = {
                 tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_name
             }

@@ -799,7 +799,7 @@ def test_a_worker_delivers_only_for_the_calls_it_owns() -> None:
         d, _ = dispatcher_with({"hook": hook}, store, clock)
         for n in range(2):
             d.receive(intent(call_id=f"C-{n}"))
-        # another worker over the same table (a standby copy) owns only C-1
+        # another worker over the same table (calls it no longer owns kept) owns only C-1
         other, _ = dispatcher_with({"hook": hook}, store, clock)
         other.owns = lambda call_id: call_id == "C-1"
         assert other.rebuild() == 1

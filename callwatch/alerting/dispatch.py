@@ -77,9 +77,9 @@ class Dispatcher:
         owns: Callable[[str], bool] = lambda call_id: True,
         durable: Durable = _nothing_to_flush,
     ) -> None:
-        # ``owns``: whether this worker is the one delivering for a call. A table
-        # may also hold standby copies of other workers' partitions, and two
-        # workers delivering the same alert would send it twice.
+        # ``owns``: whether this worker is the one delivering for a call. The
+        # in-memory table may still hold calls of partitions a rebalance moved away, and
+        # two workers delivering the same alert would send it twice.
         self.owns = owns
         self.setup = setup
         self.store = store
