@@ -28,6 +28,7 @@ from faust.types import EventT, StreamT
 
 from agents.batching import batches
 from agents.output import Headers, Output
+from agents.positions import Positions
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
 from callwatch.bootstrap import Components
@@ -73,7 +74,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     queue = DeadlineQueue()
     rebuild = {"needed": True}
     watch = {"needed": True}
-    read_to: dict[int, int] = {}  # events partition -> next offset to process (this assignment)
+    positions = Positions()  # events partition -> the unbroken run processed (this assignment)
     lock = asyncio.Lock()  # a batch and a timer tick never interleave
     partitions = components.settings.topic_partitions
     events_in = metrics.EVENTS_IN.labels(stage="engine")
@@ -150,10 +151,9 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             if tp.topic != events_name:
                 continue
             end = consumer.highwater(tp)
-            position = read_to.get(tp.partition)
-            if position is None:  # nothing processed since start: where the fetch stands
-                read = consumer._read_offset.get(tp)
-                position = read + 1 if read is not None else None
+            position = positions.next_offset(tp.partition)
+            if position is None:  # nothing processed since the assignment: where it starts
+                position = consumer._committed_offset.get(tp)
             if end is not None and position is not None and end > position:
                 clock.hold(tp.partition)
 
@@ -164,6 +164,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     @app.agent(events_topic, name="callwatch.engine")
     async def process(stream: StreamT[bytes]) -> None:
         output = Output(app)
+        consumer = cast(Any, app.consumer)
         async for batch in batches(stream, BATCH, WITHIN_SECONDS):
             async with lock:
                 started = time.perf_counter()
@@ -182,8 +183,10 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                         dead = _dead_letter(deadletter_name, record, event.reason, event.detail)
                         messages.append(dead)
                         continue
-                    read_to[record.message.partition] = record.message.offset + 1
-                    clock.observe(to_millis(event.occurred_at), record.message.partition)
+                    message = record.message
+                    committed = consumer._committed_offset.get(message.tp)
+                    if positions.in_order(message.partition, message.offset, committed):
+                        clock.observe(to_millis(event.occurred_at), message.partition)
                     key = event.call_id.encode()
                     state = touched.get(key)
                     if state is None:
@@ -279,7 +282,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         await send_all(timer_output, messages, states)
 
     async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
-        read_to.clear()
+        positions.clear()
         rebuild["needed"] = True
         watch["needed"] = True
 
