@@ -19,6 +19,7 @@ from agents.engine import register_engine
 from agents.indexer import register_indexer
 from agents.ingest import register_ingest
 from agents.offsets import install as install_strict_offsets
+from agents.ordering import install as install_in_order
 from agents.topics import TopicNames
 from callwatch.bootstrap import Components
 from callwatch.settings import Settings
@@ -84,6 +85,8 @@ class App(faust.App):
 def build_app(components: Components) -> faust.App:
     settings = components.settings
     install_strict_offsets()  # never commit past an unacknowledged offset (faust #606)
+    topics = TopicNames.from_settings(settings)
+    install_in_order([topics.events])  # the engine reads each partition in offset order
     app = App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_servers],
@@ -109,7 +112,6 @@ def build_app(components: Components) -> faust.App:
         table_cleanup_interval=3600,
         producer_linger_ms=5,
     )
-    topics = TopicNames.from_settings(settings)
     register_ingest(app, topics, components)
     register_engine(app, topics, components)
     register_indexer(app, topics, components)

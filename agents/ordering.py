@@ -1,0 +1,99 @@
+"""Hand the engine each events partition in offset order, whatever faust fetched first.
+
+faust-streaming 0.15 can deliver later records of a partition before earlier
+ones: around a rebalance it drops records it fetched while the flow was
+suspended, then goes on with the next fetch, recording a "gap" (see
+``agents.offsets``). The fault suite saw a survivor process offsets 136.. of a
+taken-over partition before 15-135. ``agents.offsets`` makes sure such records
+are read again before anything past them is committed, so none is lost; but the
+engine applies each event as its call stands and moves event time with the
+partition, so events out of order opened findings the truth does not have
+(an officer "on scene without a commander" whose commander's events were still
+unread; a deadline fired before the event that met it).
+
+So for the ordered topics (the events topic) a record is let through only if it
+continues the partition's unbroken run from the committed offset; one that
+arrives past a gap is held back (never handed to a stream, so never
+acknowledged or committed) and the partition is sought back to the first
+missing offset, from where the records come again in order. A record read again
+(below the run's end) passes: a repeat, ignored by id. If, sought back, the
+same record still comes first, the log has a hole there (retention deleted the
+records; our producers write no transactions, so there are no control records)
+and the run goes on from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from faust.transport.consumer import Consumer
+
+from callwatch import metrics
+
+log = logging.getLogger("callwatch.offsets")
+
+# Seek back again if the records sought have not come after this long.
+RECHECK_SECONDS: Final = 10.0
+_faust_getmany = Consumer.getmany
+_ordered: set[str] = set()
+_tasks: set[asyncio.Future[Any]] = set()
+
+
+@dataclass
+class _Run:
+    generation: int
+    next: int | None  # the offset the run continues with (None: the first record starts it)
+    sought_for: int | None = None  # the early offset that made us seek back
+    sought_at: float = 0.0
+
+
+def admit(consumer: Any, tp: Any, offset: int, now: float) -> bool:
+    """Whether the record at ``offset`` continues ``tp``'s run (and may go to the streams)."""
+    runs: dict[Any, _Run] = consumer.__dict__.setdefault("_callwatch_runs", {})
+    generation = consumer.app.consumer_generation_id
+    run = runs.get(tp)
+    if run is None or run.generation != generation:  # assigned (again): from the committed offset
+        run = runs[tp] = _Run(generation, consumer._committed_offset.get(tp))
+    if run.next is None or offset == run.next:
+        run.next, run.sought_for = offset + 1, None
+        return True
+    if offset < run.next:
+        return True  # read again after a seek: a repeat
+    if run.sought_for == offset and now - run.sought_at < RECHECK_SECONDS:
+        log.warning("%s: no records %d-%d in the log; going on from %d",
+                    tp, run.next, offset - 1, offset)
+        run.next, run.sought_for = offset + 1, None
+        return True
+    if run.sought_for is None or now - run.sought_at >= RECHECK_SECONDS:
+        log.warning("%s: offset %d came before %d; reading again from %d",
+                    tp, offset, run.next, run.next)
+        metrics.OFFSET_REREADS.inc()
+        run.sought_for, run.sought_at = offset, now
+        task = asyncio.ensure_future(_seek_back(consumer, tp, run.next))
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+    return False
+
+
+async def _seek_back(consumer: Any, tp: Any, offset: int) -> None:
+    try:
+        await consumer.seek_wait({tp: offset})  # on the consumer's thread (see agents.offsets)
+    except Exception as exc:  # the next early record asks again after RECHECK_SECONDS
+        log.warning("%s: could not seek back to %d (%r)", tp, offset, exc)
+
+
+async def _getmany_in_order(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+    async for tp, message in _faust_getmany(self, timeout):
+        if tp.topic not in _ordered or admit(self, tp, message.offset, time.monotonic()):
+            yield tp, message
+
+
+def install(topics: Iterable[str]) -> None:
+    """Deliver ``topics`` in offset order (idempotent; adds to the topics already given)."""
+    _ordered.update(topics)
+    Consumer.getmany = _getmany_in_order  # type: ignore[method-assign]
