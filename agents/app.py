@@ -86,7 +86,8 @@ def build_app(components: Components) -> faust.App:
     settings = components.settings
     install_strict_offsets()  # never commit past an unacknowledged offset (faust #606)
     topics = TopicNames.from_settings(settings)
-    install_in_order([topics.events])  # the engine reads each partition in offset order
+    # ingest and engine read each partition in offset order (event time follows it)
+    install_in_order([topics.raw, topics.events])
     app = App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_servers],

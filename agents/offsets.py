@@ -42,6 +42,8 @@ log = logging.getLogger("callwatch.offsets")
 _faust_new_offset = Consumer._new_offset
 # Seek back again if the missing offset has still not been acknowledged after this long.
 RECHECK_SECONDS: Final = 10.0
+# A rebalance waits this long at most for the streams to acknowledge what they were given.
+WAIT_EMPTY_SECONDS: Final = 30.0
 _PENDING: Final = None  # the log start is being asked for
 _tasks: set[asyncio.Future[Any]] = set()
 
@@ -181,6 +183,37 @@ def _forget_below(consumer: Any, tp: Any, end: int) -> None:
         gaps.chop(0, end)
 
 
+async def _bounded_wait_empty(self: Any) -> None:
+    """faust's ``wait_empty``, but not forever.
+
+    Before a rebalance hands partitions over, faust waits until every message it
+    gave the streams is acknowledged. It also clears the streams' queues then, and
+    a message cleared from a queue stays "unacknowledged" for good: the fault
+    suite's survivor waited 7 minutes for one (events offset 243) and never took
+    the dead worker's partitions over. Our agents finish a batch in well under
+    ``WAIT_EMPTY_SECONDS``, so a message still unacknowledged after that was
+    dropped, not in progress: it is left unacknowledged -- never committed, read
+    again by whoever owns its partition -- and the rebalance goes on.
+    """
+    deadline = time.monotonic() + WAIT_EMPTY_SECONDS
+    while not self.should_stop and self._unacked_messages:
+        await self.commit()
+        if not self._unacked_messages:
+            break
+        if time.monotonic() >= deadline:
+            stuck = sorted((m.tp, m.offset) for m in self._unacked_messages)
+            log.warning("rebalance: %d message(s) never acknowledged after %.0f s (%s);"
+                        " going on, they will be read again", len(stuck), WAIT_EMPTY_SECONDS,
+                        ", ".join(f"{tp.topic}[{tp.partition}]@{offset}"
+                                  for tp, offset in stuck[:5]))
+            self._unacked_messages.clear()
+            break
+        await self._wait_for_ack(timeout=1)
+        self._clean_unacked_messages()
+    await self.commit_and_end_transactions()
+
+
 def install() -> None:
     """Patch faust's consumer (idempotent)."""
     Consumer._new_offset = _strict_new_offset  # type: ignore[method-assign]
+    Consumer.wait_empty = _bounded_wait_empty  # type: ignore[method-assign]

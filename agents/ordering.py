@@ -11,15 +11,20 @@ partition, so events out of order opened findings the truth does not have
 (an officer "on scene without a commander" whose commander's events were still
 unread; a deadline fired before the event that met it).
 
-So for the ordered topics (the events topic) a record is let through only if it
+The raw topic is ordered too: the ingest reading raw out of order writes the
+events topic out of order, and the events read again later look late to the
+engine.
+
+So for the ordered topics (raw and events) a record is let through only if it
 continues the partition's unbroken run from the committed offset; one that
 arrives past a gap is held back (never handed to a stream, so never
 acknowledged or committed) and the partition is sought back to the first
 missing offset, from where the records come again in order. A record read again
 (below the run's end) passes: a repeat, ignored by id. If, sought back, the
 same record still comes first, the log has a hole there (retention deleted the
-records; our producers write no transactions, so there are no control records)
-and the run goes on from it.
+records, or a transactional producer left a control record) and the run goes
+on from it. ``callwatch publish`` and the worker write no transactions; a feed
+that writes raw events in transactions costs one seek per transaction.
 """
 
 from __future__ import annotations

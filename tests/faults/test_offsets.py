@@ -169,3 +169,37 @@ def test_a_slower_channel_owes_every_alert_but_those_withdrawn_before_it_heard()
     # D's firing did, so its withdrawal is owed too; C's new firing is owed
     assert owed_to_a_slower_channel(logged, {b1}) == {b1, b2, a3}
     assert owed_to_a_slower_channel(logged, {a1, b1}) == {a1, a2, b1, b2, a3}
+
+
+def test_a_rebalance_does_not_wait_forever_for_a_message_faust_dropped(
+    monkeypatch: Any,
+) -> None:
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(offsets, "WAIT_EMPTY_SECONDS", 0.05)
+    dropped = SimpleNamespace(tp=SimpleNamespace(topic="events", partition=1), offset=243)
+
+    class Stuck:
+        should_stop = False
+
+        def __init__(self) -> None:
+            self._unacked_messages = [dropped]
+            self.commits = 0
+            self.ended = False
+
+        async def commit(self) -> None:
+            self.commits += 1
+
+        async def _wait_for_ack(self, timeout: float) -> None:
+            await asyncio.sleep(0.01)
+
+        def _clean_unacked_messages(self) -> None:
+            pass  # nothing will ever acknowledge it
+
+        async def commit_and_end_transactions(self) -> None:
+            self.ended = True
+
+    consumer = Stuck()
+    asyncio.run(asyncio.wait_for(offsets._bounded_wait_empty(consumer), timeout=5))
+    assert consumer.ended and consumer._unacked_messages == []
+    assert consumer.commits >= 2  # it kept committing what was acknowledged meanwhile
