@@ -74,6 +74,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     queue = DeadlineQueue()
     rebuild = {"needed": True}
     watch = {"needed": True}
+    seeds: dict[int, int] = {}  # partition -> recovered latest event time, not yet observed
     positions = Positions()  # events partition -> the unbroken run processed (this assignment)
     lock = asyncio.Lock()  # a batch and a timer tick never interleave
     partitions = components.settings.topic_partitions
@@ -156,6 +157,22 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                 position = consumer._committed_offset.get(tp)
             if end is not None and position is not None and end > position:
                 clock.hold(tp.partition)
+
+    def seed_caught_up() -> None:
+        """Start the clock of each partition with nothing left to read from its
+        recovered state's latest event time (see ``tick``)."""
+        if not seeds:
+            return
+        consumer = cast(Any, app.consumer)
+        for tp in app.assignor.assigned_actives():
+            if tp.topic != events_name or tp.partition not in seeds:
+                continue
+            end = consumer.highwater(tp)
+            position = positions.next_offset(tp.partition)
+            if position is None:
+                position = consumer._committed_offset.get(tp)
+            if end is not None and (end == 0 or (position is not None and position >= end)):
+                clock.observe(seeds.pop(tp.partition), tp.partition)
 
     def partition_of(key: bytes) -> int:
         """The events (and changelog) partition of a call: the producers' murmur2 of its id."""
@@ -250,10 +267,13 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                         latest[partition] = max(latest.get(partition, 0), state.facts[-1].t)
             # After a restart no event may come for a while: start each partition's clock
             # from the latest event time its recovered state has seen, so deadlines still
-            # fire -- per partition, so a partition whose events are being replayed is not
-            # judged by the time another partition had reached.
-            for partition, t in latest.items():
-                clock.observe(t, partition)
+            # fire -- per partition, and only once the partition has no unread events:
+            # the recovered state can be ahead of the committed offset (a SIGKILL keeps
+            # some of a batch's state changes and loses others), and its time would
+            # judge the calls whose events are still to be read again (a false finding).
+            seeds.clear()
+            seeds.update(latest)
+        seed_caught_up()
         hold_backlogged()
         due = queue.pop_due(clock.now())
         if not due:
