@@ -143,35 +143,30 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             if tp.topic == events_name:
                 clock.observe(0, tp.partition)
 
+    def unread(consumer: Any, tp: Any) -> int | None:
+        """Events of ``tp`` not yet processed (None while its end or start is unknown)."""
+        end: int | None = consumer.highwater(tp)
+        if end is None or end == 0:
+            return end
+        position = positions.next_offset(tp.partition)
+        if position is None:  # nothing processed since the assignment: where it starts
+            position = consumer._committed_offset.get(tp)
+        return None if position is None else end - position
+
     def hold_backlogged() -> None:
         """Partitions with events not read yet keep holding time back (``clock.hold``),
         so a worker stalled for longer than the idle time (a slow commit, a busy host)
-        does not let the other partitions' time fire their calls' deadlines early."""
+        does not let the other partitions' time fire their calls' deadlines early.
+        A partition with nothing left to read starts its clock from its recovered
+        state's latest event time, if it has not yet (see ``tick``)."""
         consumer = cast(Any, app.consumer)
         for tp in app.assignor.assigned_actives():
             if tp.topic != events_name:
                 continue
-            end = consumer.highwater(tp)
-            position = positions.next_offset(tp.partition)
-            if position is None:  # nothing processed since the assignment: where it starts
-                position = consumer._committed_offset.get(tp)
-            if end is not None and position is not None and end > position:
+            left = unread(consumer, tp)
+            if left is not None and left > 0:
                 clock.hold(tp.partition)
-
-    def seed_caught_up() -> None:
-        """Start the clock of each partition with nothing left to read from its
-        recovered state's latest event time (see ``tick``)."""
-        if not seeds:
-            return
-        consumer = cast(Any, app.consumer)
-        for tp in app.assignor.assigned_actives():
-            if tp.topic != events_name or tp.partition not in seeds:
-                continue
-            end = consumer.highwater(tp)
-            position = positions.next_offset(tp.partition)
-            if position is None:
-                position = consumer._committed_offset.get(tp)
-            if end is not None and (end == 0 or (position is not None and position >= end)):
+            elif left is not None and tp.partition in seeds:
                 clock.observe(seeds.pop(tp.partition), tp.partition)
 
     def partition_of(key: bytes) -> int:
@@ -273,7 +268,6 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             # judge the calls whose events are still to be read again (a false finding).
             seeds.clear()
             seeds.update(latest)
-        seed_caught_up()
         hold_backlogged()
         due = queue.pop_due(clock.now())
         if not due:
