@@ -27,8 +27,8 @@ from aiokafka.partitioner import murmur2
 from faust.types import EventT, StreamT
 
 from agents.batching import batches
+from agents.in_order import InOrder
 from agents.output import Headers, Output
-from agents.positions import Positions
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
 from callwatch.bootstrap import Components
@@ -75,7 +75,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     rebuild = {"needed": True}
     watch = {"needed": True}
     seeds: dict[int, int] = {}  # partition -> recovered latest event time, not yet observed
-    positions = Positions()  # events partition -> the unbroken run processed (this assignment)
+    in_order = InOrder(app)  # each events partition's records applied in offset order
     lock = asyncio.Lock()  # a batch and a timer tick never interleave
     partitions = components.settings.topic_partitions
     events_in = metrics.EVENTS_IN.labels(stage="engine")
@@ -148,7 +148,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         end: int | None = consumer.highwater(tp)
         if end is None or end == 0:
             return end
-        position = positions.next_offset(tp.partition)
+        position = in_order.next_offset(tp)
         if position is None:  # nothing processed since the assignment: where it starts
             position = consumer._committed_offset.get(tp)
         return None if position is None else end - position
@@ -176,7 +176,6 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     @app.agent(events_topic, name="callwatch.engine")
     async def process(stream: StreamT[bytes]) -> None:
         output = Output(app)
-        consumer = cast(Any, app.consumer)
         async for batch in batches(stream, BATCH, WITHIN_SECONDS):
             async with lock:
                 started = time.perf_counter()
@@ -189,16 +188,17 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                 touched: dict[bytes, CallState] = {}
                 applied = 0
                 for record in batch:
+                    # A call's events are applied in the order they were written; one
+                    # past a gap waits for the gap to be read (agents.in_order).
+                    if not in_order.admit(record):
+                        continue
                     raw = record.value if isinstance(record.value, bytes) else b""
                     event = decode(raw)
                     if isinstance(event, Rejected):  # only if something bypassed ingest
                         dead = _dead_letter(deadletter_name, record, event.reason, event.detail)
                         messages.append(dead)
                         continue
-                    message = record.message
-                    committed = consumer._committed_offset.get(message.tp)
-                    if positions.in_order(message.partition, message.offset, committed):
-                        clock.observe(to_millis(event.occurred_at), message.partition)
+                    clock.observe(to_millis(event.occurred_at), record.message.partition)
                     key = event.call_id.encode()
                     state = touched.get(key)
                     if state is None:
@@ -224,6 +224,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                 for key, state in touched.items():
                     picture(key, state, stamp, messages)
                 await send_all(output, messages, dict(touched))
+                in_order.release()
             events_out.inc(applied)
             events_in.inc(len(batch))
             seconds.observe((time.perf_counter() - started) / len(batch))
@@ -296,7 +297,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         await send_all(timer_output, messages, states)
 
     async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
-        positions.clear()
+        in_order.clear()
         rebuild["needed"] = True
         watch["needed"] = True
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any, cast
 
 import faust
 from faust.types import StreamT
 
 from agents.batching import batches
+from agents.in_order import InOrder
 from agents.output import Output
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
@@ -32,6 +34,13 @@ def register_ingest(app: faust.App, topics: TopicNames, components: Components) 
     seconds = metrics.PROCESSING_SECONDS.labels(stage="ingest")
     last = metrics.LAST_PROCESSED.labels(stage="ingest")
 
+    in_order = InOrder(app)  # a call's events go out in the order its raw records came
+
+    async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
+        in_order.clear()
+
+    cast(Any, app.on_rebalance_complete).connect(_on_rebalance)
+
     @app.agent(raw_topic, name="callwatch.ingest")
     async def ingest(stream: StreamT[bytes]) -> None:
         out = Output(app)
@@ -39,6 +48,8 @@ def register_ingest(app: faust.App, topics: TopicNames, components: Components) 
             started = time.perf_counter()
             valid = 0
             for record in batch:
+                if not in_order.admit(record):
+                    continue
                 raw = record.value if isinstance(record.value, bytes) else b""
                 result = decode(raw, max_bytes)
                 if isinstance(result, Rejected):
@@ -69,6 +80,7 @@ def register_ingest(app: faust.App, topics: TopicNames, components: Components) 
                     valid += 1
             # Outputs must be durable before these inputs are acknowledged.
             await out.flush()
+            in_order.release()
             events_out.inc(valid)
             events_in.inc(len(batch))
             seconds.observe((time.perf_counter() - started) / len(batch))

@@ -34,6 +34,7 @@ from typing import Any, Final
 
 from faust.transport.consumer import Consumer
 
+from agents.in_order import let_go_all
 from callwatch import metrics
 
 log = logging.getLogger("callwatch.offsets")
@@ -195,6 +196,9 @@ async def _bounded_wait_empty(self: Any) -> None:
     dropped, not in progress: it is left unacknowledged -- never committed, read
     again by whoever owns its partition -- and the rebalance goes on.
     """
+    # Records an agent holds back (past a gap, see agents.in_order) will not be
+    # acknowledged before the partition is read again: let them go now.
+    let_go_all()
     deadline = time.monotonic() + WAIT_EMPTY_SECONDS
     while not self.should_stop and self._unacked_messages:
         await self.commit()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -44,6 +45,8 @@ log = logging.getLogger("callwatch.offsets")
 
 # Seek back again if the records sought have not come after this long.
 RECHECK_SECONDS: Final = 10.0
+# Holes remembered per partition (``crossed``); old ones concern offsets long processed.
+HOLES_KEPT: Final = 64
 _faust_getmany = Consumer.getmany
 _ordered: set[str] = set()
 _tasks: set[asyncio.Future[Any]] = set()
@@ -72,6 +75,7 @@ def admit(consumer: Any, tp: Any, offset: int, now: float) -> bool:
     if run.sought_for == offset and now - run.sought_at < RECHECK_SECONDS:
         log.warning("%s: no records %d-%d in the log; going on from %d",
                     tp, run.next, offset - 1, offset)
+        _holes(consumer, tp).append((run.next, offset))
         run.next, run.sought_for = offset + 1, None
         return True
     if run.sought_for is None or now - run.sought_at >= RECHECK_SECONDS:
@@ -83,6 +87,40 @@ def admit(consumer: Any, tp: Any, offset: int, now: float) -> bool:
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
     return False
+
+
+def _holes(consumer: Any, tp: Any) -> deque[tuple[int, int]]:
+    holes: dict[Any, deque[tuple[int, int]]] = consumer.__dict__.setdefault("_callwatch_holes", {})
+    return holes.setdefault(tp, deque(maxlen=HOLES_KEPT))
+
+
+def crossed(consumer: Any, tp: Any, start: int, end: int) -> bool:
+    """Whether offsets ``start`` to ``end - 1`` of ``tp`` are a hole in the log that
+    the run went on from (so a record at ``end`` after one at ``start - 1`` is in order)."""
+    return any(a <= start and end <= b for a, b in _holes(consumer, tp))
+
+
+def read_again(consumer: Any, tp: Any, offset: int, seen: int) -> None:
+    """A stream got record ``seen`` of ``tp`` without those from ``offset`` on, which
+    this guard had let through: faust dropped them between the fetch and the stream
+    (a flow suspended at start-up or in a rebalance marks them read all the same).
+    Go back: the run continues from ``offset`` again, and the partition is sought
+    there, so they come again, followed by ``seen`` and the rest a second time."""
+    runs: dict[Any, _Run] = consumer.__dict__.setdefault("_callwatch_runs", {})
+    run = runs.get(tp)
+    if run is None or run.generation != consumer.app.consumer_generation_id:
+        return  # reassigned since: the new run starts from the committed offset anyway
+    if run.next is not None and run.next <= offset:
+        return  # already going back (another record of the same batch asked)
+    log.warning("%s: offset %d reached the streams without %d-%d; reading again from %d",
+                tp, seen, offset, seen - 1, offset)
+    metrics.OFFSET_REREADS.inc()
+    # Not ``sought_for = seen``: records fetched before this seek may still come
+    # first, and must not pass for a hole; the first of them seeks once more.
+    run.next, run.sought_for = offset, None
+    task = asyncio.ensure_future(_seek_back(consumer, tp, offset))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
 
 
 async def _seek_back(consumer: Any, tp: Any, offset: int) -> None:
