@@ -16,6 +16,7 @@ import faust
 
 from agents.alerter import register_alerter
 from agents.engine import register_engine
+from agents.flush import install as install_full_flush
 from agents.indexer import register_indexer
 from agents.ingest import register_ingest
 from agents.offsets import install as install_strict_offsets
@@ -85,6 +86,7 @@ class App(faust.App):
 def build_app(components: Components) -> faust.App:
     settings = components.settings
     install_strict_offsets()  # never commit past an unacknowledged offset (faust #606)
+    install_full_flush()  # a flush waits for the producer buffer to be empty
     topics = TopicNames.from_settings(settings)
     # ingest and engine read each partition in offset order (event time follows it)
     install_in_order([topics.raw, topics.events])
