@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import orjson
-from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch import AsyncElasticsearch, BadRequestError, Elasticsearch
 
 from callwatch.settings import Settings
 from schemas import schema_path
@@ -71,6 +71,15 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> None:
         )
         index = concrete_index(settings, name)
         if not es.indices.exists(index=index):
-            es.options(ignore_status=400).indices.create(
-                index=index, aliases={alias: {"is_write_index": True}}
-            )
+            _create(es, index, alias)
+
+
+def _create(es: Elasticsearch, index: str, alias: str) -> None:
+    """Create ``index`` behind ``alias``; another worker creating it first is fine.
+    Any other refusal stops the worker: a cluster at its shard limit refused with a
+    400 too, and the documents then failed one by one for as long as it ran."""
+    try:
+        es.indices.create(index=index, aliases={alias: {"is_write_index": True}})
+    except BadRequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise RuntimeError(f"Elasticsearch refused to create index {index}: {exc}") from exc

@@ -8,7 +8,7 @@ import pytest
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
 from agents.es_sink import BulkSink, Doc
-from callwatch.es import ensure_indices
+from callwatch.es import _create, concrete_index, ensure_indices
 from callwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -44,3 +44,17 @@ def test_refused_documents_are_reported_and_the_rest_indexed(es_url: str, unique
         assert es.count(index=index)["count"] == 2
         # the alias points at the versioned index, so templates can roll forward
         assert list(es.indices.get_alias(name=index)) == [f"{index}-v1"]
+
+
+def test_index_set_up_twice_is_fine_but_a_refused_index_stops_the_worker(
+    es_url: str, unique_prefix: str
+):
+    settings = Settings(es_url=es_url, index_prefix=unique_prefix)
+    with Elasticsearch(es_url) as es:
+        ensure_indices(es, settings)
+        ensure_indices(es, settings)  # a second worker starting: nothing to do
+        _create(es, concrete_index(settings, "events"), settings.index("events"))  # raced: fine
+        # any other refusal (here an invalid name; in the field, a cluster at its
+        # shard limit) is an error at start-up, not a stream of failed documents
+        with pytest.raises(RuntimeError, match="refused to create index"):
+            _create(es, f"{unique_prefix}-UPPER", f"{unique_prefix}-upper")
