@@ -78,6 +78,6 @@ def _explain(raw: bytes, message: str) -> Rejected:
             "unknown_version", f"schema {str(version)[:80]!r}; this build reads {SCHEMA_V1}"
         )
     event_type = doc.get("type")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:  # [] is unhashable
         return Rejected("unknown_type", f"type {str(event_type)[:80]!r} is not a known event type")
     return Rejected("schema_violation", message[:500])

@@ -99,3 +99,11 @@ def test_detection_by_extension_and_content(tmp_path: Path) -> None:
     assert detect_format(write_lines(tmp_path / "c.txt", [b"id,time", b"1,2"])) == "csv"
     opened = open_input(tmp_path / "a.log", received_at=AT)
     assert opened.format == "jsonl" and opened.mapping_name is None
+
+
+def test_a_type_that_is_not_a_string_is_an_unknown_type() -> None:
+    # found by the fuzz test: [] as a type once raised TypeError (unhashable) in the
+    # codec's explanation, which would have crashed the ingest agent on every retry
+    for value in (b"[]", b"{}", b"7", b"null"):
+        (outcome,) = convert_lines([b'{"type": ' + value + b', "event_id": "x"}'])
+        assert isinstance(outcome, Rejection) and outcome.reason == "unknown_type", value
