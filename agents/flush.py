@@ -11,8 +11,9 @@ batch, and the alerter before calling a channel (its "sending" record): the
 fault suite saw an alert sent, the worker SIGKILLed, and the alert sent again
 unmarked, its in-flight record never having reached Kafka.
 
-The patched flush waits until the buffer is empty (faust raises if the producer
-stops meanwhile), then flushes the client. If the buffer makes no progress for
+The patched flush waits until the messages the buffer held when it was called
+have gone out (faust raises if the producer stops meanwhile), then flushes the
+client. If the buffer makes no progress for
 ``STALLED_SECONDS`` (its sending task is stuck or gone), it stops waiting, as
 faust would have, and says so.
 """
@@ -33,13 +34,16 @@ _faust_flush = Producer.flush
 
 async def _flush_all(self: Any) -> None:
     buffer = self.buffer
-    size, since = buffer.size, time.monotonic()
-    while buffer.size:
-        await buffer.flush()  # returns after 0.1 s without a send; go on waiting
-        if buffer.size < size:
-            size, since = buffer.size, time.monotonic()
+    # The buffer is a queue: once as many messages as it held now have gone out,
+    # everything sent before this call has (messages added meanwhile need not be).
+    owed, since = buffer.size, time.monotonic()
+    while owed > 0 and buffer.size:
+        sent = await buffer.flush_atmost(owed)  # returns after 0.1 s without a send
+        if sent:
+            owed, since = owed - sent, time.monotonic()
         elif time.monotonic() - since >= STALLED_SECONDS:
-            log.warning("producer buffer stuck at %d message(s) for %.0f s", size, STALLED_SECONDS)
+            log.warning("producer buffer stuck at %d message(s) for %.0f s",
+                        buffer.size, STALLED_SECONDS)
             break
     await _faust_flush(self)
 

@@ -431,7 +431,9 @@ class Ledger:
             row.notes.append(f"findings missing or wrong: {missing[:5]}")
         for doc in found.values():
             transitions = [(h["transition"], h["at"]) for h in doc.get("history", [])]
-            row.duplicates += len(transitions) - len(set(transitions))
+            if len(transitions) != len(set(transitions)):
+                row.duplicates += len(transitions) - len(set(transitions))
+                row.notes.append(f"a transition twice in {doc.get('finding_id')}: {transitions}")
         finding_msgs = [
             orjson.loads(m.value) for m in read_topic(self.bootstrap, self.topic("findings"))
         ]

@@ -117,6 +117,10 @@ def test_alert_channel_failing(pipeline: Pipeline, fault_table: list[Row]) -> No
         surplus = sorted(set(got) - expected - withdrawn_unheard)
         row.duplicates += len(twice) + len(surplus)
         if twice:
+            row.notes.append(f"accepted by the webhook more than once: {twice[:5]}")
+        if surplus:
+            row.notes.append(f"accepted by the webhook, never logged: {surplus[:5]}")
+        if twice:
             row.notes.append(f"webhook got these alerts twice: {twice[:5]}")
         if surplus:
             row.notes.append(f"webhook got alerts the log channel never delivered: {surplus[:5]}")
@@ -210,6 +214,10 @@ def test_worker_killed_while_sending_an_alert(pipeline: Pipeline, fault_table: l
         row.alerts_expected = len(expected)
         row.alerts_delivered = len(expected & set(counts))
         row.duplicates += len(twice) + len(surplus)
+        if twice:
+            row.notes.append(f"accepted by the webhook more than once: {twice[:5]}")
+        if surplus:
+            row.notes.append(f"accepted by the webhook, never logged: {surplus[:5]}")
         row.repeats += len(marked)
         if marked != cut:
             row.failures.append(f"marked as possible repeats: {marked}, cut off: {cut}")
