@@ -86,7 +86,7 @@ class App(faust.App):
 def build_app(components: Components) -> faust.App:
     settings = components.settings
     install_strict_offsets()  # never commit past an unacknowledged offset (faust #606)
-    install_full_flush()  # a flush waits for the producer buffer to be empty
+    install_full_flush()  # a flush waits for what faust's producer buffer holds
     topics = TopicNames.from_settings(settings)
     # ingest and engine read each partition in offset order (event time follows it)
     install_in_order([topics.raw, topics.events])

@@ -13,9 +13,8 @@ unmarked, its in-flight record never having reached Kafka.
 
 The patched flush waits until the messages the buffer held when it was called
 have gone out (faust raises if the producer stops meanwhile), then flushes the
-client. If the buffer makes no progress for
-``STALLED_SECONDS`` (its sending task is stuck or gone), it stops waiting, as
-faust would have, and says so.
+client. If the buffer makes no progress for ``STALLED_SECONDS`` (its sending
+task is stuck or gone), it stops waiting, as faust would have, and says so.
 """
 
 from __future__ import annotations
