@@ -297,7 +297,6 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         await send_all(timer_output, messages, states)
 
     async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
-        in_order.clear()
         rebuild["needed"] = True
         watch["needed"] = True
 

@@ -24,7 +24,7 @@ unacknowledged (``let_go_all``): never committed, read again by the owner.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from faust.types import AppT, EventT
 
@@ -37,6 +37,8 @@ class InOrder:
         self._next: dict[Any, int] = {}  # partition -> next offset of the unbroken run
         self._held: dict[Any, list[EventT[Any]]] = {}
         _instances.append(self)
+        # A new assignment: every partition starts again from its committed offset.
+        cast(Any, app.on_rebalance_complete).connect(self._on_rebalance)
 
     def next_offset(self, tp: Any) -> int | None:
         return self._next.get(tp)
@@ -70,8 +72,10 @@ class InOrder:
             if not held:
                 del self._held[tp]
 
+    async def _on_rebalance(self, sender: Any, **kwargs: Any) -> None:
+        self.clear()
+
     def clear(self) -> None:
-        """A new assignment: every partition starts again from its committed offset."""
         self._next.clear()
         self.let_go()
 

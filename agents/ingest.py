@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, cast
 
 import faust
 from faust.types import StreamT
@@ -35,11 +34,6 @@ def register_ingest(app: faust.App, topics: TopicNames, components: Components) 
     last = metrics.LAST_PROCESSED.labels(stage="ingest")
 
     in_order = InOrder(app)  # a call's events go out in the order its raw records came
-
-    async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
-        in_order.clear()
-
-    cast(Any, app.on_rebalance_complete).connect(_on_rebalance)
 
     @app.agent(raw_topic, name="callwatch.ingest")
     async def ingest(stream: StreamT[bytes]) -> None:

@@ -62,7 +62,7 @@ class _Run:
 
 def admit(consumer: Any, tp: Any, offset: int, now: float) -> bool:
     """Whether the record at ``offset`` continues ``tp``'s run (and may go to the streams)."""
-    runs: dict[Any, _Run] = consumer.__dict__.setdefault("_callwatch_runs", {})
+    runs = _runs(consumer)
     generation = consumer.app.consumer_generation_id
     run = runs.get(tp)
     if run is None or run.generation != generation:  # assigned (again): from the committed offset
@@ -83,10 +83,19 @@ def admit(consumer: Any, tp: Any, offset: int, now: float) -> bool:
                     tp, offset, run.next, run.next)
         metrics.OFFSET_REREADS.inc()
         run.sought_for, run.sought_at = offset, now
-        task = asyncio.ensure_future(_seek_back(consumer, tp, run.next))
-        _tasks.add(task)
-        task.add_done_callback(_tasks.discard)
+        _seek_back_soon(consumer, tp, run.next)
     return False
+
+
+def _runs(consumer: Any) -> dict[Any, _Run]:
+    runs: dict[Any, _Run] = consumer.__dict__.setdefault("_callwatch_runs", {})
+    return runs
+
+
+def _seek_back_soon(consumer: Any, tp: Any, offset: int) -> None:
+    task = asyncio.ensure_future(_seek_back(consumer, tp, offset))
+    _tasks.add(task)  # keep a reference until it is done
+    task.add_done_callback(_tasks.discard)
 
 
 def _holes(consumer: Any, tp: Any) -> deque[tuple[int, int]]:
@@ -106,8 +115,7 @@ def read_again(consumer: Any, tp: Any, offset: int, seen: int) -> None:
     (a flow suspended at start-up or in a rebalance marks them read all the same).
     Go back: the run continues from ``offset`` again, and the partition is sought
     there, so they come again, followed by ``seen`` and the rest a second time."""
-    runs: dict[Any, _Run] = consumer.__dict__.setdefault("_callwatch_runs", {})
-    run = runs.get(tp)
+    run = _runs(consumer).get(tp)
     if run is None or run.generation != consumer.app.consumer_generation_id:
         return  # reassigned since: the new run starts from the committed offset anyway
     if run.next is not None and run.next <= offset:
@@ -118,9 +126,7 @@ def read_again(consumer: Any, tp: Any, offset: int, seen: int) -> None:
     # Not ``sought_for = seen``: records fetched before this seek may still come
     # first, and must not pass for a hole; the first of them seeks once more.
     run.next, run.sought_for = offset, None
-    task = asyncio.ensure_future(_seek_back(consumer, tp, offset))
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    _seek_back_soon(consumer, tp, offset)
 
 
 async def _seek_back(consumer: Any, tp: Any, offset: int) -> None:
