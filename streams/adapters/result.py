@@ -63,6 +63,24 @@ class Converted:
     events: tuple[DispatchEvent, ...]
     records: int = 1
     notes: tuple[str, ...] = ()
+    anomalies: tuple[Anomaly, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """Something doubtful about a record that was still converted: a data-quality finding.
+
+    Adapters report what only they can see (a clock with no AM/PM, a time-only
+    column rolled over midnight, an unknown enum value mapped to a default, a
+    column whose value matched no format); ``callwatch check``/``convert`` tally
+    them per kind and column in the data-quality report, and ``--strict`` turns
+    them into rejections.
+    """
+
+    kind: str  # e.g. "ambiguous_clock", "unparsed_time", "unknown_enum", "midnight_rollover"
+    line: int  # where the record starts in the input, 1-based
+    column: str | None = None  # the input column or field, when there is one
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
