@@ -28,6 +28,7 @@ from aiokafka.partitioner import murmur2
 from faust.types import EventT, StreamT
 
 from agents.batching import batches
+from agents.lifecycle import on_stopping
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
 from callwatch.alerting.acks import AckServer, bind, load_tokens
@@ -155,8 +156,17 @@ def register_alerter(app: faust.App, topics: TopicNames, components: Components)
 
     cast(Any, app.on_rebalance_complete).connect(_on_rebalance)
 
+    async def _stop_delivering() -> None:
+        # Before faust stops the consumer and the tables: the sends under way may
+        # finish and record their outcomes, and what never reached a channel is
+        # handed back, durably (see Dispatcher.stop and issue #21).
+        cut_off = await dispatcher.stop(settings.shutdown_grace_seconds)
+        log.info("alerter stopped (%d send(s) cut off)", cut_off)
+
+    on_stopping(app, _stop_delivering)
+
     async def _on_shutdown(sender: Any, **kwargs: Any) -> None:
-        await dispatcher.close()
+        await dispatcher.close()  # already stopped on a graceful stop; idempotent
 
     cast(Any, app.on_before_shutdown).connect(_on_shutdown)
 

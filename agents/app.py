@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 import faust
@@ -19,6 +20,7 @@ from agents.engine import register_engine
 from agents.flush import install as install_full_flush
 from agents.indexer import register_indexer
 from agents.ingest import register_ingest
+from agents.lifecycle import Watchdog, run_stopping
 from agents.offsets import install as install_strict_offsets
 from agents.ordering import install as install_in_order
 from agents.topics import TopicNames
@@ -61,6 +63,18 @@ AGENT_FAILED_EXIT = 70
 
 
 class App(faust.App):
+    # set by build_app from CALLWATCH_SHUTDOWN_TIMEOUT_SECONDS
+    stop_timeout_seconds: float = 30.0
+
+    async def on_stop(self) -> None:
+        """A graceful stop: bounded, and our own stopping work before faust's."""
+        watchdog = Watchdog(self.stop_timeout_seconds).arm()
+        await run_stopping(self)
+        await super().on_stop()
+        # the watchdog stays armed: faust still stops its services after this
+        log.warning("stopping: work in flight finished in %.1f s",
+                    time.monotonic() - watchdog.started)
+
     async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
         """An agent raised: exit at once, without committing.
 
@@ -115,6 +129,7 @@ def build_app(components: Components) -> faust.App:
         table_cleanup_interval=3600,
         producer_linger_ms=5,
     )
+    app.stop_timeout_seconds = settings.shutdown_timeout_seconds
     register_ingest(app, topics, components)
     register_engine(app, topics, components)
     register_indexer(app, topics, components)

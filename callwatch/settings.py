@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -63,6 +63,23 @@ class Settings(BaseSettings):
     ack_tokens_file: Path | None = None
     ack_host: str = "127.0.0.1"
     ack_port: int = Field(6067, ge=1, le=65535)
+
+    # --- Graceful stop (SIGTERM; see "Failure and recovery" in the README)
+    # Alert sends under way at a stop may finish for this long; what still runs then
+    # is re-sent after its lease by the next owner, marked as a possible repeat.
+    shutdown_grace_seconds: float = Field(10, ge=0, le=300)
+    # The whole stop (grace, flushes, final commit) is bounded by this: past it the
+    # worker exits at once, as after a crash (at-least-once: nothing is lost).
+    shutdown_timeout_seconds: float = Field(30, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _grace_fits_in_the_stop(self) -> Settings:
+        if self.shutdown_grace_seconds >= self.shutdown_timeout_seconds:
+            raise ValueError(
+                "shutdown_grace_seconds must be less than shutdown_timeout_seconds"
+                " (the grace is part of the stop)"
+            )
+        return self
 
     @field_validator("kafka_bootstrap")
     @classmethod

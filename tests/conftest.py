@@ -142,14 +142,19 @@ class Worker:
                     total += sample.value
         return total
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30) -> tuple[float, int | None]:
+        """SIGTERM; SIGKILL if still running after ``timeout``. Returns the seconds it
+        took and the exit status (negative: killed by that signal)."""
+        started = time.monotonic()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(30)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+        status = self.proc.returncode if self.proc is not None else None
+        return time.monotonic() - started, status
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -15,6 +15,14 @@ next sends the message again once its lease ends, marked as a possible repeat
 (``DURABLE_WAIT_SECONDS``): with Kafka down, alerts still go out, unbracketed,
 rather than wait for it.
 
+A graceful stop (``stop``) starts nothing new, lets the sends under way finish
+within a grace period and records their outcomes, hands back the attempts that
+never reached their channel (due again at once, not marked as possible
+repeats), and makes the state durable before the worker commits and exits.
+Only a send still running when the grace ends is left in flight, as after a
+crash: it may have reached the far end, so it goes again, marked, once its lease
+ends.
+
 Each channel has at most one task in flight. A slow or dead channel therefore
 holds up only its own messages: the others keep going, and its own messages
 wait in the state (durable) with backoff instead of piling up as retries.
@@ -94,6 +102,8 @@ class Dispatcher:
         self.tasks: set[asyncio.Task[None]] = set()
         self._tick_lock = asyncio.Lock()
         self._observed: set[str] = set()  # alert ids whose latency was observed
+        self.stopping = False  # a graceful stop has begun: start nothing new
+        self._closed = False
 
     # ------------------------------------------------------------------ state
     def _load(self, call_id: str) -> CallAlerts | None:
@@ -155,7 +165,7 @@ class Dispatcher:
     # ------------------------------------------------------------------ time
     async def tick(self) -> None:
         """Escalate what is due and start a task for every idle channel with due work."""
-        if self._tick_lock.locked():
+        if self._tick_lock.locked() or self.stopping:
             return
         async with self._tick_lock:
             now = self.now_ms()
@@ -208,10 +218,20 @@ class Dispatcher:
         groups = [items] if channel.batches else [[item] for item in items]
         try:
             for index, group in enumerate(groups):
+                if self.stopping:  # the rest was never started: still due in the state
+                    break
                 group = self._start(group)
                 if not group:
                     continue
-                await self._make_durable()  # also carries the previous group's outcome
+                try:
+                    await self._make_durable()  # also carries the previous group's outcome
+                except asyncio.CancelledError:
+                    # Stopped before the channel was called: nobody can have this
+                    # message. Without this it stayed "in flight" until its lease ended
+                    # (channel timeout + 5 s) and only then went out, marked as a
+                    # possible repeat: the alert missing after a rolling restart (#21).
+                    self._release(group)
+                    raise
                 now = self.now_ms()
                 try:
                     outgoing = [Outgoing(w, self._render(w), now) for w in group]
@@ -227,6 +247,13 @@ class Dispatcher:
             await self._make_durable()
         finally:
             self.busy.discard(name)
+
+    def _release(self, group: list[Work]) -> None:
+        now = self.now_ms()
+        for work in group:
+            call = self._load(work.call_id)
+            if call is not None and state.released(call, work, now):
+                self._save(call)
 
     def _start(self, group: list[Work]) -> list[Work]:
         """Record the group's attempts as in flight; keep only work still owed."""
@@ -322,12 +349,44 @@ class Dispatcher:
         if violation is not None and 0 <= now - violation <= LIVE_WINDOW_S * 1000:
             metrics.observe_end_to_end(violation / 1000, now / 1000)
 
+    async def stop(self, grace_seconds: float) -> int:
+        """Stop delivering gracefully; returns how many sends the grace cut off.
+
+        1. Start nothing new (``tick`` and each channel task's next group check
+           ``stopping``); what is due stays due in the state for the next owner.
+        2. Let the sends under way finish for up to ``grace_seconds``: their
+           outcomes are recorded as usual.
+        3. Cancel what is still running. An attempt cancelled before its channel
+           was called is handed back (``_release``); one cancelled during the call
+           stays in flight and is re-sent after its lease, marked.
+        4. Make the state durable, so the changelog has all of it before the
+           worker commits its offsets and exits.
+        """
+        self.stopping = True
+        running = set(self.tasks)
+        if running:
+            _done, running = await asyncio.wait(running, timeout=grace_seconds)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        if running:
+            log.warning("stopping: %d alert send(s) still running after %.0f s were cut off;"
+                        " they go again after their lease, marked as possible repeats",
+                        len(running), grace_seconds)
+        await self._make_durable()
+        await self.close()
+        return len(running)
+
     async def close(self) -> None:
+        """Cancel whatever is running and close the channels (idempotent)."""
+        self.stopping = True
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        for channel in self.setup.channels.values():
-            await channel.aclose()
+        if not self._closed:
+            self._closed = True
+            for channel in self.setup.channels.values():
+                await channel.aclose()
 
 
 def _describe(exc: BaseException) -> str:

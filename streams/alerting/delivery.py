@@ -311,6 +311,24 @@ def started(call: CallAlerts, work: Work, lease_ms: int, now: int) -> bool:
     return True
 
 
+def released(call: CallAlerts, work: Work, now: int) -> bool:
+    """Undo ``started`` for an attempt that never reached its channel (a graceful
+    stop cut it off before the call): due again at once, and not a possible repeat,
+    since nobody can have received it. Returns False if it was not in flight."""
+    found = _delivery(call, work)
+    if found is None:
+        return False
+    _alert, delivery = found
+    if delivery.sending != work.alert_id:
+        return False
+    _settled(delivery)
+    if work.resend:
+        delivery.resend_at = now
+    elif delivery.queue:
+        delivery.next_at = now
+    return True
+
+
 def _settled(delivery: Delivery) -> None:
     delivery.sending = None
     delivery.sending_until = None

@@ -8,16 +8,24 @@ consumer group (a unique prefix). Outages last ``CALLWATCH_FAULT_DOWN_SECONDS``
 
 Each scenario adds one row to a session-wide table, printed at the end of the
 run and written to ``fault-report.md`` in pytest's temporary directory.
+
+Rare failures need many runs: ``CALLWATCH_FAULT_REPEAT=N`` runs every scenario N
+times, each with its own seed for when its faults strike (``pipeline.rng``; the
+seed is in the row's notes, and ``CALLWATCH_FAULT_SEED=S`` replays one), and the
+table shows each scenario once as "N runs, worst case". Without it every
+scenario runs once with a seed fixed by its name, so a plain run is repeatable.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import sys
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +48,9 @@ local_services.PROFILES.setdefault(  # type: ignore[attr-defined]
 # out; faust reads these from the environment. Production keeps faust's 60 s
 # default unless the operator sets them (see the README's "Failure and recovery").
 FAST_FAILOVER = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+
+REPEAT = max(1, int(os.environ.get("CALLWATCH_FAULT_REPEAT", "1")))
+FIXED_SEED = os.environ.get("CALLWATCH_FAULT_SEED")
 
 ROWS: list[Row] = []
 _REPORT_DIR: list[Path] = []
@@ -97,12 +108,37 @@ class FaultWorker(Worker):
         return f"http://{host}:{self.env['CALLWATCH_WEB_PORT']}/metrics"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "fault_run" in metafunc.fixturenames and REPEAT > 1:
+        metafunc.parametrize(
+            "fault_run", range(REPEAT), indirect=True, ids=[f"run{i + 1}" for i in range(REPEAT)]
+        )
+
+
+@pytest.fixture
+def fault_run(request: pytest.FixtureRequest) -> int:
+    """Which of the CALLWATCH_FAULT_REPEAT runs of a scenario this is (0 without it)."""
+    return int(getattr(request, "param", 0))
+
+
+def scenario_seed(test_name: str, run: int) -> int:
+    if FIXED_SEED is not None:
+        return int(FIXED_SEED)
+    if REPEAT > 1:
+        return random.SystemRandom().randrange(2**32)
+    return zlib.crc32(test_name.split("[", 1)[0].encode())
+
+
 @dataclass
 class Pipeline:
-    """One isolated pipeline on the fault services: its prefix, group and workers."""
+    """One isolated pipeline on the fault services: its prefix, group and workers.
+
+    ``rng`` decides when the scenario's faults strike (seeded: ``seed``)."""
 
     services: Services
     tmp: Path
+    seed: int = 0
+    rng: random.Random = field(default_factory=random.Random)
     prefix: str = field(default_factory=lambda: f"f{uuid.uuid4().hex[:10]}")
     workers: list[Worker] = field(default_factory=list)
     dead: set[int] = field(default_factory=set)  # ids of workers killed and not restarted
@@ -152,8 +188,13 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(services_up: Services, tmp_path: Path) -> Iterator[Pipeline]:
-    p = Pipeline(services_up, tmp_path)
+def pipeline(
+    services_up: Services, tmp_path: Path, fault_run: int, request: pytest.FixtureRequest
+) -> Iterator[Pipeline]:
+    seed = scenario_seed(request.node.name, fault_run)
+    print(f"[faults] {request.node.name}: seed {seed} (CALLWATCH_FAULT_SEED={seed} replays it)",
+          file=sys.stderr)
+    p = Pipeline(services_up, tmp_path, seed=seed, rng=random.Random(seed))
     yield p
     for w in p.workers:
         w.stop()
@@ -223,7 +264,47 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def worst_case(rows: list[Row]) -> list[Row]:
+    """One row per scenario: a scenario run several times shows its worst figures."""
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row.scenario, []).append(row)
+    out = []
+    for name, runs in groups.items():
+        if len(runs) == 1:
+            out.append(runs[0])
+            continue
+        worst = Row(f"{name} ({len(runs)} runs, worst case)")
+        worst.events_in = max(r.events_in for r in runs)
+        # the run that lost most sets "accounted"
+        worst.accounted = worst.events_in - max(r.lost for r in runs)
+        worst.findings_expected = max(r.findings_expected for r in runs)
+        worst.findings_produced = worst.findings_expected - max(
+            r.findings_expected - r.findings_produced for r in runs
+        )
+        worst.findings_extra = max(r.findings_extra for r in runs)
+        worst.alerts_expected = max(r.alerts_expected for r in runs)
+        worst.alerts_delivered = worst.alerts_expected - max(
+            r.alerts_expected - r.alerts_delivered for r in runs
+        )
+        worst.alerts_label = runs[0].alerts_label
+        worst.duplicates = max(r.duplicates for r in runs)
+        worst.repeats = max(r.repeats for r in runs)
+        recoveries = [r.recovery_s for r in runs if r.recovery_s is not None]
+        worst.recovery_s = max(recoveries) if recoveries else None
+        caught_up = [r.caught_up_s for r in runs if r.caught_up_s is not None]
+        worst.caught_up_s = max(caught_up) if caught_up else None
+        clean = sum(1 for r in runs if r.clean)
+        worst.notes.append(f"{clean} of {len(runs)} runs clean")
+        for index, run in enumerate(runs, 1):
+            worst.failures += [f"run {index}: {f}" for f in run.failures]
+            worst.notes += [f"run {index}: {n}" for n in run.notes]
+        out.append(worst)
+    return out
+
+
 def render(rows: list[Row]) -> str:
+    rows = worst_case(rows)
     table = [
         [
             r.scenario,

@@ -15,6 +15,7 @@ up to one backoff interval, by design.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -242,6 +243,98 @@ def test_worker_killed_while_sending_an_alert(pipeline: Pipeline, fault_table: l
             fault,
             rate=300,
             worker_env={"CALLWATCH_ALERTS_FILE": str(alerts_file(pipeline.tmp, hooks))},
+            account=account,
+        )
+    finally:
+        hooks.close()
+
+
+def test_worker_stopped_while_sending_an_alert(pipeline: Pipeline, fault_table: list[Row]) -> None:
+    """SIGTERM while a send is under way: it finishes within the grace, nothing repeats.
+
+    The webhook holds its first request for 3 s, well inside the worker's grace for
+    sends under way (CALLWATCH_SHUTDOWN_GRACE_SECONDS, 10 s): the stopping worker
+    waits for the answer, records the delivery, hands back whatever it had not
+    started, and exits by itself with status 0 within the stop bound. After the
+    restart every alert message reaches the webhook exactly once and none is marked
+    as a possible repeat.
+    """
+    hooks = WebhookReceiver()
+    hooks.hold_paths.add(HOOK)
+    fault = Fault(lambda p, pub: None)
+    held: list[str] = []
+    stops: list[tuple[float, int | None]] = []
+    bound = 20.0
+
+    def accepted() -> list[tuple[str, bool]]:
+        return [
+            (r.headers["Idempotency-Key"], bool(r.body.get("possible_repeat")))
+            for r in hooks.accepted(HOOK)
+        ]
+
+    def inject(p: Pipeline, publisher: Publisher) -> None:
+        wait_until("a webhook request in flight", lambda: hooks.held(HOOK), 120, p.alive)
+        held.append(hooks.held(HOOK)[0].headers["Idempotency-Key"])
+        stopping = threading.Thread(target=lambda: stops.append(p.workers[0].stop(bound + 15)))
+        stopping.start()
+        time.sleep(3)
+        hooks.release()
+        stopping.join()
+        stopped_at = time.monotonic()
+        p.restart(p.workers[0])
+        fault.recoveries.append(time.monotonic() - stopped_at)
+
+    fault.inject = inject
+
+    def account(row: Row) -> None:
+        logged = delivered_alerts(pipeline.logs())
+
+        def owed() -> set[str]:
+            return owed_to_a_slower_channel(logged, {key for key, _ in accepted()})
+
+        try:
+            wait_until(
+                "every alert on the webhook",
+                lambda: owed() <= {key for key, _ in accepted()},
+                timeout=120,
+                alive=pipeline.alive,
+            )
+        except AssertionError as exc:
+            row.failures.append(str(exc)[:200])
+        time.sleep(5)
+        got = accepted()
+        counts = Counter(key for key, _ in got)
+        expected = owed()
+        row.alerts_label = "webhook"
+        row.alerts_expected = len(expected)
+        row.alerts_delivered = len(expected & set(counts))
+        twice = sorted(key for key, n in counts.items() if n > 1)
+        marked = sorted(key for key, repeat in got if repeat)
+        row.duplicates += len(twice)
+        if twice:
+            row.notes.append(f"accepted by the webhook more than once: {twice[:5]}")
+        if marked:
+            row.failures.append(f"marked as possible repeats after a graceful stop: {marked}")
+        seconds, status = stops[0]
+        row.notes.append(
+            f"SIGTERM while the webhook held {held[0]} for 3 s: the worker waited for the"
+            f" answer and stopped in {seconds:.1f} s with status {status}"
+        )
+        if status != 0 or seconds > bound + 2:
+            row.failures.append(f"graceful stop: status {status} after {seconds:.1f} s")
+
+    try:
+        run_scenario(
+            pipeline,
+            fault_table,
+            "worker SIGTERMed mid-send (webhook request held 3 s)",
+            simulated_stream(),
+            fault,
+            rate=300,
+            worker_env={
+                "CALLWATCH_ALERTS_FILE": str(alerts_file(pipeline.tmp, hooks)),
+                "CALLWATCH_SHUTDOWN_TIMEOUT_SECONDS": str(bound),
+            },
             account=account,
         )
     finally:

@@ -78,7 +78,7 @@ def test_two_workers_one_killed_mid_stream(pipeline: Pipeline, fault_table) -> N
             60,
             p.alive,
         )
-        time.sleep(1)
+        time.sleep(p.rng.uniform(0.5, 3.0))
         before = {tp: o for tp, o in committed(ledger, group).items() if tp[0] == raw}
         p.kill(p.workers[0])
         killed_at = time.monotonic()
