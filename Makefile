@@ -55,5 +55,7 @@ clean: ## Stop services and remove the environment and local data
 	rm -rf $(VENV) .services .demo
 
 .PHONY: faults
-faults: install ## Fault suite alone, with outages of a minute; prints the fault table
+# CALLWATCH_FAULT_REPEAT=N runs each scenario N times (worst case per row); narrow it with
+# PYTEST_ARGS='-k "killed or stopped or two_workers"'.
+faults: install ## Fault suite alone, with outages of a minute; prints the fault table (CALLWATCH_FAULT_REPEAT=N)
 	CALLWATCH_FAULT_DOWN_SECONDS=60 $(BIN)/python -m pytest tests/faults -m faults -s $(PYTEST_ARGS)
