@@ -20,7 +20,7 @@ from agents.engine import register_engine
 from agents.flush import install as install_full_flush
 from agents.indexer import register_indexer
 from agents.ingest import register_ingest
-from agents.lifecycle import Watchdog, run_stopping
+from agents.lifecycle import Watchdog, mark_stopping, run_stopping
 from agents.offsets import install as install_strict_offsets
 from agents.ordering import install as install_in_order
 from agents.topics import TopicNames
@@ -69,6 +69,7 @@ class App(faust.App):
     async def on_stop(self) -> None:
         """A graceful stop: bounded, and our own stopping work before faust's."""
         watchdog = Watchdog(self.stop_timeout_seconds).arm()
+        mark_stopping(self)
         await run_stopping(self)
         await super().on_stop()
         # the watchdog stays armed: faust still stops its services after this

@@ -31,6 +31,41 @@ from faust.streams import Stream
 from faust.types import AppT, EventT, StreamT
 
 
+class InProgress:
+    """How many batches the agents are processing right now.
+
+    A graceful stop waits for these to finish (their outputs flushed, their
+    records acknowledged) and no longer: a record read but not yet in a batch will
+    not be processed once faust has suspended the flow, so it is left
+    unacknowledged for the next start (``agents.offsets``' bounded wait).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def begin(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def end(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """True once no batch is in progress; False if ``timeout`` came first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+IN_PROGRESS = InProgress()
+
+
 async def batches(
     stream: StreamT[bytes], size: int, within: float
 ) -> AsyncIterator[Sequence[EventT[bytes]]]:
@@ -39,7 +74,11 @@ async def batches(
     async for batch in stream.take_events(size, within=within):
         for event in batch:
             event.message.incref()  # take_events' own ack cannot release it on its own
-        yield batch
+        IN_PROGRESS.begin()
+        try:
+            yield batch
+        finally:  # the body returned, or was cancelled and the generator closed
+            IN_PROGRESS.end()
         # Resumed: the body returned. Release our reference; take_events' ack releases its.
         for event in batch:
             event.ack()

@@ -32,6 +32,19 @@ _CALLBACKS: Final = "_callwatch_stopping"
 Stopping = Callable[[], Awaitable[None]]
 
 
+_STOPPING: Final = "_callwatch_is_stopping"
+
+
+def mark_stopping(app: Any) -> None:
+    """The app has begun a graceful stop (``agents.offsets`` then waits only for the
+    batches in progress, not for records no batch will take)."""
+    app.__dict__[_STOPPING] = True
+
+
+def is_stopping(app: Any) -> bool:
+    return bool(app.__dict__.get(_STOPPING))
+
+
 def on_stopping(app: Any, callback: Stopping) -> None:
     """Run ``callback`` at the start of a graceful stop, in registration order."""
     app.__dict__.setdefault(_CALLBACKS, []).append(callback)

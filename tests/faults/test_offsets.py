@@ -183,6 +183,7 @@ def test_a_rebalance_does_not_wait_forever_for_a_message_faust_dropped(
         should_stop = False
 
         def __init__(self) -> None:
+            self.app = SimpleNamespace()
             self._unacked_messages = [dropped]
             self.commits = 0
             self.ended = False
@@ -203,3 +204,49 @@ def test_a_rebalance_does_not_wait_forever_for_a_message_faust_dropped(
     asyncio.run(asyncio.wait_for(offsets._bounded_wait_empty(consumer), timeout=5))
     assert consumer.ended and consumer._unacked_messages == []
     assert consumer.commits >= 2  # it kept committing what was acknowledged meanwhile
+
+
+def test_a_graceful_stop_waits_for_the_batches_in_progress_not_for_records_no_batch_took() -> (
+    None
+):
+    """At a stop faust suspends the flow first: a record handed to a stream but in no
+    batch yet will never be acknowledged. The stop waits for the batch in progress
+    (its records acknowledged and committed), then lets the rest go uncommitted."""
+    from types import SimpleNamespace
+
+    from agents.batching import IN_PROGRESS
+    from agents.lifecycle import mark_stopping
+
+    unread = SimpleNamespace(tp=SimpleNamespace(topic="events", partition=0), offset=7)
+
+    class Stopping:
+        should_stop = False
+
+        def __init__(self) -> None:
+            self.app = SimpleNamespace()
+            mark_stopping(self.app)
+            self._unacked_messages = [unread]
+            self.commits: list[float] = []
+            self.ended = False
+
+        async def commit(self) -> None:
+            self.commits.append(asyncio.get_running_loop().time())
+
+        async def commit_and_end_transactions(self) -> None:
+            self.ended = True
+
+    async def scenario() -> tuple[Stopping, float, float]:
+        consumer = Stopping()
+        loop = asyncio.get_running_loop()
+        IN_PROGRESS.begin()  # an agent is half-way through a batch
+        loop.call_later(0.2, IN_PROGRESS.end)
+        began = loop.time()
+        await asyncio.wait_for(offsets._bounded_wait_empty(consumer), timeout=5)
+        return consumer, began, loop.time()
+
+    consumer, began, ended = asyncio.run(scenario())
+    assert ended - began >= 0.2  # the batch in progress was waited for
+    assert ended - began < 2  # the record no batch took was not
+    assert consumer.commits and consumer.commits[0] - began >= 0.2  # committed after it
+    assert consumer.ended and consumer._unacked_messages == []
+    assert IN_PROGRESS.count == 0
