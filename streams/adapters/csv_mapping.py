@@ -43,6 +43,8 @@ from streams.adapters.mapping import (
     FieldRef,
     FieldSpec,
     MappingError,
+    Placeholder,
+    Template,
     TimeSpec,
     referenced_columns,
 )
@@ -258,6 +260,18 @@ class _RowConverter:
         self._column_null = {k: frozenset(v) for k, v in mapping.column_null_values.items()}
         self._received_at = received_at
         self._call_id = compile_resolver(mapping.call_id, lookups)
+        # A composite id needs every part outside [optional] brackets: "-17" is no call id.
+        self._id_parts = (
+            [
+                segment.column
+                for part in Template.parse(mapping.call_id.template).parts
+                if not part.optional
+                for segment in part.segments
+                if isinstance(segment, Placeholder)
+            ]
+            if isinstance(mapping.call_id, FieldSpec) and mapping.call_id.template
+            else []
+        )
         self._fields: dict[str, Resolver] = {
             name: compile_resolver(ref, lookups)
             for name in mapping.fields.__struct_fields__
@@ -425,7 +439,7 @@ class _RowConverter:
         self, values: Row, digest_parts: Sequence[str], line: int, record: int
     ) -> _ParsedRow | Rejection | Duplicate:
         call_id = _clean_id(self._call_id(values))
-        if call_id is None:
+        if call_id is None or any(values.get(c) is None for c in self._id_parts):
             return Rejection("missing_call_id", _describe(self._mapping.call_id), line, record)
         notes: list[str] = []
         anomalies: list[Anomaly] = []
@@ -501,7 +515,9 @@ class _RowConverter:
         assert units is not None
         cell = values.get(units.column)
         if cell is None:
-            return []
+            # No unit named: a call-level time, the primary unit's when the mapping has one.
+            primary = self._mapping.primary_unit
+            return [(primary, at)] if primary is not None and at is not None else []
         slots: list[tuple[str | None, datetime]] = []
         for item in cell.split(units.separator):
             unit_text, own_time = item, None
@@ -648,4 +664,4 @@ def _describe(ref: FieldRef) -> str:
         return f"column {ref!r} is empty or a null value"
     if ref.column is not None:
         return f"column {ref.column!r} is empty or a null value"
-    return "the call_id template gives no value"
+    return "the call_id template has an empty part"

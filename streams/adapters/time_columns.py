@@ -189,7 +189,11 @@ def read_unit_time(
         local = receipt.astimezone(zone)
         at = _localise(datetime.combine(local.date(), clock), zone)
         if at < receipt - ROLLOVER_GRACE:
-            report("midnight_rollover", units.column, f"{clock} is before the receipt")
+            report(
+                "midnight_rollover",
+                units.column,
+                f"{clock} is before the receipt: read as the next day",
+            )
             at = _localise(datetime.combine(local.date() + timedelta(days=1), clock), zone)
         return at
     if parsed.date() in mapping.sentinel_dates:
