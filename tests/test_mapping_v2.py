@@ -50,7 +50,9 @@ def anomalies(outcomes: list[Outcome]) -> list[tuple[str, int, str | None]]:
 
 
 def events(outcomes: list[Outcome], call_id: str) -> list[Any]:
-    return [e for o in outcomes if isinstance(o, Converted) for e in o.events if e.call_id == call_id]
+    return [
+        e for o in outcomes if isinstance(o, Converted) for e in o.events if e.call_id == call_id
+    ]
 
 
 def test_arcgis_features_epoch_milliseconds_zone_per_column_and_an_unknown_enum() -> None:
@@ -142,9 +144,7 @@ def test_midnight_rollover_packed_units_and_the_primary_unit() -> None:
         ("unit.on_scene", "PRIMARY", utc(2024, 2, 1, 8, 4)),  # call-level arrival, no unit id
         ("unit.cleared", "PRIMARY", utc(2024, 2, 1, 8, 40)),
     ]
-    assert {e.officer.rank for e in events(outcomes, "C1") if hasattr(e, "officer")} == {
-        "sergeant"
-    }
+    assert {e.officer.rank for e in events(outcomes, "C1") if hasattr(e, "officer")} == {"sergeant"}
     assert timeline(outcomes, "C2") == [
         ("call.received", None, utc(2024, 2, 1, 16, 0)),
         ("unit.dispatched", "E12", utc(2024, 2, 1, 16, 2)),
@@ -221,7 +221,10 @@ def test_twelve_hour_clock_from_a_24_hour_column_and_a_rejected_bad_epoch() -> N
         (MINIMAL_V2 + "record_path: features[]\n", "only to `format: json`"),
         (MINIMAL_V2 + "  - {type: unit.on_scene, at: t2}\n", "primary_unit"),
         (MINIMAL_V2 + "  - {type: unit.on_scene, units: {column: u}}\n", "needs `at`"),
-        (MINIMAL_V2 + "  - {type: call.closed, at: {time: t}, units: {column: u}}\n", "unit events"),
+        (
+            MINIMAL_V2 + "  - {type: call.closed, at: {time: t}, units: {column: u}}\n",
+            "unit events",
+        ),
         (MINIMAL_V2.replace("epoch: s", "epoch: s, clock: 12h"), "no `clock`"),
         (MINIMAL_V2.replace("{column: t, epoch: s}", "{time: t}"), "needs a date"),
         (MINIMAL_V2.replace("epoch: s", "timezone: Mars/Base"), "not an IANA time zone"),
