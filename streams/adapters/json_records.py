@@ -117,16 +117,17 @@ def _record(item: Any, line: int, record: int, names: list[str] | None) -> JsonR
     if not isinstance(item, dict):
         return Rejection("not_an_object", f"a record is {type(item).__name__}", line, record)
     values: Values = {}
-    _flatten(item, "", values)
+    flatten_record(item, "", values)
     parts = tuple(f"{k}={v}" for k, v in sorted(values.items()))
     return JsonRecord(line, record, values, parts)
 
 
-def _flatten(item: dict[str, Any], prefix: str, into: Values) -> None:
+def flatten_record(item: dict[str, Any], prefix: str, into: Values) -> None:
+    """Nested objects as dotted names: {"location": {"lat": 1}} -> location.lat."""
     for key, value in item.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            _flatten(value, f"{name}.", into)
+            flatten_record(value, f"{name}.", into)
         else:
             into[name] = _text(value)
 
