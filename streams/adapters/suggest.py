@@ -138,6 +138,10 @@ def read_sample(data: bytes, name: str) -> tuple[Shape, list[Values]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text, encoding = data.decode("latin-1"), "latin-1"
+    sample = text[:65536]
+    control = sum(1 for c in sample if c < " " and c not in "\r\n\t")
+    if "\x00" in sample or control > 0.01 * max(1, len(sample)):
+        raise ValueError("this is not a text export (binary data): expected CSV, JSON or NDJSON")
     head = text.lstrip()[:1]
     lower = name.lower()
     if lower.endswith((".ndjson", ".jsonl")) or (head == "{" and _is_ndjson(text)):
