@@ -298,6 +298,11 @@ class _RowConverter:
             )
             for index, spec in enumerate(mapping.events)
         ]
+        # Events sharing one time specification (closed at the receipt column) read it once.
+        self._time_key = [
+            next(i for i, other in enumerate(mapping.events) if other.at == spec.at)
+            for spec in mapping.events
+        ]
         self._duplicates = DuplicateRecords()
 
     # --- inputs ----------------------------------------------------------------------------
@@ -476,11 +481,7 @@ class _RowConverter:
         for index, (spec, reader) in enumerate(zip(events, self._times, strict=True)):
             at: datetime | None = receipt if index == self._received_index else None
             if reader is not None and index != self._received_index:
-                key = next(
-                    i
-                    for i, r in enumerate(self._times)
-                    if r is not None and events[i].at == spec.at
-                )
+                key = self._time_key[index]
                 if key in parsed:
                     at = parsed[key]
                 else:
