@@ -176,3 +176,12 @@ def _register_dashboards() -> None:
 
 
 _register_dashboards()
+
+
+def _register_mapping() -> None:
+    from callwatch.commands.mapping import mapping_app
+
+    app.add_typer(mapping_app, name="mapping")
+
+
+_register_mapping()

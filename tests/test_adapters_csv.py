@@ -21,6 +21,7 @@ from streams.adapters import Collector, Converted, Duplicate, Rejection, open_in
 from streams.adapters.csv_mapping import convert_rows, read_csv
 from streams.adapters.mapping import (
     MAPPING_SCHEMA_FILE,
+    MAPPING_V1_SCHEMA_FILE,
     MappingError,
     Template,
     load_mapping,
@@ -241,7 +242,9 @@ def test_sffd_null_timestamps_leave_events_out() -> None:
 
 
 def test_shipped_mappings_load_and_match_the_json_schema() -> None:
+    # Version-1 files keep matching the frozen version-1 schema as well as the current one.
     schema = json.loads(schema_path(MAPPING_SCHEMA_FILE).read_text())
+    v1_schema = json.loads(schema_path(MAPPING_V1_SCHEMA_FILE).read_text())
     assert set(shipped_mappings()) >= {
         "sdpd-san-diego",
         "mpd-milwaukee",
@@ -253,6 +256,8 @@ def test_shipped_mappings_load_and_match_the_json_schema() -> None:
         document = yaml.safe_load(path.read_text())
         document["sentinel_dates"] = [str(d) for d in document.get("sentinel_dates", [])]
         jsonschema.Draft202012Validator(schema).validate(document)
+        if document["version"] == 1:
+            jsonschema.Draft202012Validator(v1_schema).validate(document)
 
 
 def test_committed_mapping_schema_is_what_the_structs_generate() -> None:
@@ -284,7 +289,7 @@ events:
         (MINIMAL + "fields: {address: {template: '{a} [{b}'}}\n", "fields.address.template"),
         (MINIMAL.replace("call.received", "call.closed"), "exactly one call.received"),
         (MINIMAL + "  - {type: unit.on_scene, at: t2}\n", "fields.unit"),
-        ("version: 2\n" + MINIMAL.replace("version: 1\n", ""), "$.version"),
+        ("version: 3\n" + MINIMAL.replace("version: 1\n", ""), "$.version"),
         ("- just\n- a list\n", "top level"),
     ],
 )

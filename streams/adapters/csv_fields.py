@@ -74,10 +74,19 @@ def compile_resolver(ref: FieldRef, lookups: LookupTables) -> Resolver:
             base = lambda row: row.get(column)  # noqa: E731
         else:
             base = lambda row: _lookup(table, row.get(column))  # noqa: E731
-    if ref.pattern is None:
-        return base
-    pattern = re.compile(ref.pattern)
+    if ref.pattern is not None:
+        base = _extracting(base, re.compile(ref.pattern))
+    if ref.map:
+        translations, unmapped = dict(ref.map), base
 
+        def base(row: Row) -> str | None:
+            value = unmapped(row)
+            return translations.get(value, value) if value is not None else None
+
+    return base
+
+
+def _extracting(base: Resolver, pattern: re.Pattern[str]) -> Resolver:
     def extract(row: Row) -> str | None:
         value = base(row)
         match = pattern.search(value) if value is not None else None

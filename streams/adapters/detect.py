@@ -115,6 +115,8 @@ def match_shipped_mapping(path: Path) -> str:
     matches: list[str] = []
     for name, file in shipped_mappings().items():
         mapping = load_mapping(file)
+        if mapping.format != "csv":
+            continue  # a JSON export is named by --mapping; headers are for CSV
         header = _header(path, mapping)
         if header and referenced_columns(mapping) <= set(header):
             matches.append(name)
