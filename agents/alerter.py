@@ -27,7 +27,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 from faust.types import EventT, StreamT
 
-from agents.batching import batches
+from agents.faust_compat.batching import batches
 from agents.lifecycle import on_stopping
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics

@@ -15,14 +15,12 @@ from typing import Any
 
 import faust
 
+from agents import faust_compat
 from agents.alerter import register_alerter
 from agents.engine import register_engine
-from agents.flush import install as install_full_flush
 from agents.indexer import register_indexer
 from agents.ingest import register_ingest
 from agents.lifecycle import Watchdog, mark_stopping, run_stopping
-from agents.offsets import install as install_strict_offsets
-from agents.ordering import install as install_in_order
 from agents.topics import TopicNames
 from callwatch.bootstrap import Components
 from callwatch.settings import Settings
@@ -80,7 +78,7 @@ class App(faust.App):
         """An agent raised: exit at once, without committing.
 
         Faust's default commits and restarts the agent in-process. The failed
-        batch was never acknowledged (``agents.batching``), but the restarted
+        batch was never acknowledged (``agents.faust_compat.batching``), but the restarted
         agent would go on acknowledging later offsets, and a commit past an
         unacknowledged offset is exactly faust-streaming #606. Exiting leaves the
         committed offsets where they are; the supervisor (compose
@@ -100,11 +98,10 @@ class App(faust.App):
 
 def build_app(components: Components) -> faust.App:
     settings = components.settings
-    install_strict_offsets()  # never commit past an unacknowledged offset (faust #606)
-    install_full_flush()  # a flush waits for what faust's producer buffer holds
     topics = TopicNames.from_settings(settings)
+    # faust workarounds (agents/faust_compat): versions checked, then patched;
     # ingest and engine read each partition in offset order (event time follows it)
-    install_in_order([topics.raw, topics.events])
+    faust_compat.install([topics.raw, topics.events])
     app = App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_servers],
@@ -130,6 +127,7 @@ def build_app(components: Components) -> faust.App:
         table_cleanup_interval=3600,
         producer_linger_ms=5,
     )
+    faust_compat.check_app(app)
     app.stop_timeout_seconds = settings.shutdown_timeout_seconds
     register_ingest(app, topics, components)
     register_engine(app, topics, components)

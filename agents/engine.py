@@ -26,8 +26,8 @@ import orjson
 from aiokafka.partitioner import murmur2
 from faust.types import EventT, StreamT
 
-from agents.batching import batches
-from agents.in_order import InOrder
+from agents.faust_compat.batching import batches
+from agents.faust_compat.in_order import InOrder
 from agents.output import Headers, Output
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
@@ -189,7 +189,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                 applied = 0
                 for record in batch:
                     # A call's events are applied in the order they were written; one
-                    # past a gap waits for the gap to be read (agents.in_order).
+                    # past a gap waits for the gap to be read (agents.faust_compat.in_order).
                     if not in_order.admit(record):
                         continue
                     raw = record.value if isinstance(record.value, bytes) else b""

@@ -17,8 +17,8 @@ import faust
 import orjson
 from faust.types import EventT, StreamT
 
-from agents.batching import batches
 from agents.es_sink import BulkSink, Doc
+from agents.faust_compat.batching import batches
 from agents.topics import TopicNames
 from callwatch import metrics
 from callwatch.bootstrap import Components

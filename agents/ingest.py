@@ -8,8 +8,8 @@ import time
 import faust
 from faust.types import StreamT
 
-from agents.batching import batches
-from agents.in_order import InOrder
+from agents.faust_compat.batching import batches
+from agents.faust_compat.in_order import InOrder
 from agents.output import Output
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics

@@ -36,7 +36,7 @@ _STOPPING: Final = "_callwatch_is_stopping"
 
 
 def mark_stopping(app: Any) -> None:
-    """The app has begun a graceful stop (``agents.offsets`` then waits only for the
+    """The app has begun a graceful stop (``agents.faust_compat.offsets`` then waits only for the
     batches in progress, not for records no batch will take)."""
     app.__dict__[_STOPPING] = True
 

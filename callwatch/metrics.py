@@ -145,7 +145,7 @@ ES_BULK_FAILURES: Final = Counter(
 OFFSET_REREADS: Final = Counter(
     "callwatch_offset_rereads_total",
     "Partitions sought back to read again an offset no stream acknowledged"
-    " (agents/offsets.py, the faust-streaming #606 guard).",
+    " (agents/faust_compat/offsets.py, the faust-streaming #606 guard).",
     registry=REGISTRY,
 )
 ALERT_STATE_UNFLUSHED: Final = Counter(

@@ -1,4 +1,4 @@
-"""agents.flush: a producer flush waits until faust's buffer is empty."""
+"""agents.faust_compat.flush: a producer flush waits until faust's buffer is empty."""
 
 from __future__ import annotations
 

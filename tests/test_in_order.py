@@ -1,4 +1,4 @@
-"""agents.in_order: an agent processes a partition's records only in offset order.
+"""agents.faust_compat.in_order: an agent processes a partition's records only in offset order.
 
 Unit tests with stand-in faust objects; the fault scenarios (restarts, takeovers)
 exercise it live.
@@ -10,8 +10,8 @@ import asyncio
 from collections import defaultdict
 from typing import Any
 
-from agents import ordering
-from agents.in_order import InOrder, let_go_all
+from agents.faust_compat import ordering
+from agents.faust_compat.in_order import InOrder, let_go_all
 
 TP = ("events", 0)
 

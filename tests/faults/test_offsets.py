@@ -2,7 +2,7 @@
 
 faust-streaming's ``Consumer._new_offset`` commits past a single skipped message
 (first acknowledged offset one past the committed one), past anything when the
-committed offset is 0, and past recorded gaps; ``agents.offsets`` commits only
+committed offset is 0, and past recorded gaps; ``agents.faust_compat.offsets`` commits only
 the unbroken run of acknowledged offsets from the committed one, and reads a
 missing offset again unless the log no longer holds it. The fault suite's
 restart, kill and takeover scenarios are the end-to-end check; this pins the rule.
@@ -18,7 +18,7 @@ import pytest
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from agents import offsets
+from agents.faust_compat import offsets
 from callwatch import metrics
 
 pytestmark = pytest.mark.faults
@@ -214,7 +214,7 @@ def test_a_graceful_stop_waits_for_the_batches_in_progress_not_for_records_no_ba
     (its records acknowledged and committed), then lets the rest go uncommitted."""
     from types import SimpleNamespace
 
-    from agents.batching import IN_PROGRESS
+    from agents.faust_compat.batching import IN_PROGRESS
     from agents.lifecycle import mark_stopping
 
     unread = SimpleNamespace(tp=SimpleNamespace(topic="events", partition=0), offset=7)

@@ -1,4 +1,5 @@
-"""agents.ordering: the engine's events come in offset order, whatever faust fetched first.
+"""agents.faust_compat.ordering: the engine's events come in offset order, whatever faust
+fetched first.
 
 Pure unit tests of the admission rule with a stand-in consumer; the fault
 scenarios (takeover, restarts) exercise it live.
@@ -10,7 +11,7 @@ import asyncio
 from collections import defaultdict
 from typing import Any
 
-from agents import ordering
+from agents.faust_compat import ordering
 
 TP = ("events", 0)
 

@@ -8,9 +8,9 @@ the engine ignores them by event id, so no finding changes twice.
 
 faust-streaming #606 and its relatives (offsets committed past an event no
 stream processed: a hand-over cut short by a rebalance or a start-up, a fetch
-"gap" counted as done) are guarded by ``agents.offsets``, which commits only the
+"gap" counted as done) are guarded by ``agents.faust_compat.offsets``, which commits only the
 unbroken run of offsets the streams acknowledged and reads a missing one again;
-``agents.batching`` acknowledges a batch only after its outputs and state changes
+``agents.faust_compat.batching`` acknowledges a batch only after its outputs and state changes
 are flushed. The repeated-kill scenario kills the worker at arbitrary points of a
 large stream to show it.
 """

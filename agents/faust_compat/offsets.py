@@ -34,8 +34,8 @@ from typing import Any, Final
 
 from faust.transport.consumer import Consumer
 
-from agents.batching import IN_PROGRESS
-from agents.in_order import let_go_all
+from agents.faust_compat.batching import IN_PROGRESS
+from agents.faust_compat.in_order import let_go_all
 from agents.lifecycle import is_stopping
 from callwatch import metrics
 
@@ -43,6 +43,7 @@ log = logging.getLogger("callwatch.offsets")
 
 # faust's own rule, kept to show what it would have committed (tests/faults/test_offsets.py)
 _faust_new_offset = Consumer._new_offset
+_faust_wait_empty = Consumer.wait_empty
 # Seek back again if the missing offset has still not been acknowledged after this long.
 RECHECK_SECONDS: Final = 10.0
 # A rebalance waits this long at most for the streams to acknowledge what they were given.
@@ -198,7 +199,7 @@ async def _bounded_wait_empty(self: Any) -> None:
     dropped, not in progress: it is left unacknowledged -- never committed, read
     again by whoever owns its partition -- and the rebalance goes on.
     """
-    # Records an agent holds back (past a gap, see agents.in_order) will not be
+    # Records an agent holds back (past a gap, see agents.faust_compat.in_order) will not be
     # acknowledged before the partition is read again: let them go now.
     let_go_all()
     if is_stopping(self.app):

@@ -37,7 +37,7 @@ class InProgress:
     A graceful stop waits for these to finish (their outputs flushed, their
     records acknowledged) and no longer: a record read but not yet in a batch will
     not be processed once faust has suspended the flow, so it is left
-    unacknowledged for the next start (``agents.offsets``' bounded wait).
+    unacknowledged for the next start (``agents.faust_compat.offsets``' bounded wait).
     """
 
     def __init__(self) -> None:

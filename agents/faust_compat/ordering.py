@@ -3,8 +3,8 @@
 faust-streaming 0.15 can deliver later records of a partition before earlier
 ones: around a rebalance it drops records it fetched while the flow was
 suspended, then goes on with the next fetch, recording a "gap" (see
-``agents.offsets``). The fault suite saw a survivor process offsets 136.. of a
-taken-over partition before 15-135. ``agents.offsets`` makes sure such records
+``agents.faust_compat.offsets``). The fault suite saw a survivor process offsets 136.. of a
+taken-over partition before 15-135. ``agents.faust_compat.offsets`` makes sure such records
 are read again before anything past them is committed, so none is lost; but the
 engine applies each event as its call stands and moves event time with the
 partition, so events out of order opened findings the truth does not have
@@ -131,7 +131,8 @@ def read_again(consumer: Any, tp: Any, offset: int, seen: int) -> None:
 
 async def _seek_back(consumer: Any, tp: Any, offset: int) -> None:
     try:
-        await consumer.seek_wait({tp: offset})  # on the consumer's thread (see agents.offsets)
+        # on the consumer's thread (see agents.faust_compat.offsets)
+        await consumer.seek_wait({tp: offset})
     except Exception as exc:  # the next early record asks again after RECHECK_SECONDS
         log.warning("%s: could not seek back to %d (%r)", tp, offset, exc)
 

@@ -1,12 +1,12 @@
 """An agent processes each input partition's records in offset order, or not yet.
 
-``agents.ordering`` lets a record through ``getmany`` only when it continues its
+``agents.faust_compat.ordering`` lets a record through ``getmany`` only when it continues its
 partition's run; but faust can still drop records after that, before a stream
 gets them (a flow suspended at start-up or in a rebalance marks them read all
 the same). The fault suite saw the engine, just restarted, get offsets 284..
 of a partition without 275-283: it applied a call's "unit on scene" and "unit
 cleared" without the "body camera on" before them and opened a finding the
-truth does not have. ``agents.offsets`` would have read 275-283 again before
+truth does not have. ``agents.faust_compat.offsets`` would have read 275-283 again before
 committing past them, so nothing was lost -- but applied out of order. The
 ingest has the same exposure one stage earlier (raw records processed out of
 order write a call's events out of order).
@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from faust.types import AppT, EventT
 
-from agents import ordering
+from agents.faust_compat import ordering
 
 
 class InOrder:
