@@ -34,7 +34,14 @@ from typing import Final
 
 from schemas.events import CallReceived, CallUpdated
 from streams import originator_cues as cues
-from streams.agency_registry import Agency, AgencyRegistry, Listing, Mention, normalise_phone
+from streams.agency_registry import (
+    Agency,
+    AgencyRegistry,
+    Listing,
+    Mention,
+    email_domain,
+    normalise_phone,
+)
 
 POSITIVE_AT: Final = 0.8
 REVIEW_AT: Final = 0.4
@@ -81,14 +88,29 @@ class OriginatorSignals:
     call_type: str | None = None  # read like narrative: "ASSIST ICE" is a call type too
 
 
+_PHONE_SIGNALS: Final = frozenset(
+    {"phone", "callback_number", "narrative_phone", "call_type_phone"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     signal: str  # which input: agency_type, phone, stated_agency, narrative, ...
     matched: str  # the text or value that matched
     detail: str  # what it was taken to mean, and its weight
+    weight: float = 0.0  # how far it moved the decision; 0 for a mention ruled out
+    means: str = ""  # the agency it points to, e.g. "ICE ERO"; "" when ruled out
 
     def line(self) -> str:
         return f"{self.signal}: {self.matched!r}: {self.detail}"
+
+    def cue(self) -> str:
+        """The short form calls and alerts carry, e.g. ``stated_agency:U.S. BORDER PATROL``.
+        A number becomes what it is registered to: the redaction of indexed documents
+        would blank the digits, leaving ``phone:`` saying nothing."""
+        if self.signal in _PHONE_SIGNALS and self.means:
+            return f"{self.signal}:registered to {self.means}"
+        return f"{self.signal}:{self.matched}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +119,17 @@ class OriginatorDecision:
     agency: str | None  # canonical id: ICE, CBP, USCIS; None if unknown or not one
     confidence: float  # 0..1 that the originator is a federal immigration agency
     review: bool  # undecided: a person should look (immigration_agency is then False)
+    # The cues that counted, each once, strongest first.
     evidence: tuple[Evidence, ...]
     component: str | None = None  # ERO, HSI, USBP, OFO, ... when known
+    # Mentions read and set aside, with why: "BLACK ICE", "neighbor says ICE took ...".
+    ruled_out: tuple[Evidence, ...] = ()
 
     def evidence_lines(self) -> tuple[str, ...]:
-        return tuple(e.line() for e in self.evidence)
+        return tuple(e.line() for e in (*self.evidence, *self.ruled_out))
+
+    def cues(self) -> tuple[str, ...]:
+        return tuple(e.cue() for e in self.evidence)
 
 
 NOTHING: Final = OriginatorDecision(False, None, 0.0, False, ())
@@ -143,7 +171,8 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
     if signals.email:
         hit = registry.by_email(signals.email)
         if hit is not None:
-            tally.listed("email_domain", signals.email, hit, W_EMAIL)
+            # the domain, not the address: it is what matched, and no personal data
+            tally.listed("email_domain", email_domain(signals.email) or "", hit, W_EMAIL)
     if signals.caller_agency:
         _read_stated_agency(signals.caller_agency, registry, tally)
     if signals.caller_name:
@@ -154,7 +183,7 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
         _read_narrative(signals.narrative, registry, tally, "narrative")
     if tally.own and signals.caller_name and not (signals.caller_agency or "").strip():
         _agent_speaks_for(signals.caller_name, tally)
-    return tally.decide() if tally.evidence else NOTHING
+    return tally.decide() if tally.evidence or tally.ruled_out else NOTHING
 
 
 # ----------------------------------------------------------------- structured
@@ -336,7 +365,7 @@ def _false_friend(
     words = registry.false_friend(upper, mention)
     if words is None:
         return False
-    tally.evidence.append(
+    tally.ruled_out.append(
         Evidence(signal, words, f"not {mention.term.agency.id}: {words!r} means something else")
     )
     return True
@@ -348,10 +377,19 @@ def _false_friend(
 class _Tally:
     """The evidence for one call, and the decision it adds up to."""
 
-    __slots__ = ("ambiguous", "evidence", "immigration", "named", "other_structured", "own")
+    __slots__ = (
+        "ambiguous",
+        "evidence",
+        "immigration",
+        "named",
+        "other_structured",
+        "own",
+        "ruled_out",
+    )
 
     def __init__(self) -> None:
-        self.evidence: list[Evidence] = []
+        self.evidence: list[Evidence] = []  # cues that counted
+        self.ruled_out: list[Evidence] = []  # mentions read and set aside
         # signal -> agency -> (weight, component)
         self.immigration: dict[str, dict[Agency, tuple[float, str | None]]] = {}
         self.ambiguous: list[tuple[float, Agency]] = []
@@ -381,7 +419,7 @@ class _Tally:
     def discounted(
         self, signal: str, mention: Mention, upper: str, lo: int, hi: int, why: str
     ) -> None:
-        self.evidence.append(
+        self.ruled_out.append(
             Evidence(
                 signal,
                 upper[lo:hi].strip(),
@@ -405,7 +443,10 @@ class _Tally:
             detail = f"{detail}: {agency.name} is never flagged"
             if signal in _STRUCTURED:
                 self.other_structured = max(self.other_structured, weight)
-        self.evidence.append(Evidence(signal, matched, f"{detail} (weight {weight:.2f})"))
+        means = agency.id if component is None else f"{agency.id} {component}"
+        self.evidence.append(
+            Evidence(signal, matched, f"{detail} (weight {weight:.2f})", weight, means)
+        )
         if weight >= W_IDENTITY_LATER and not agency.generic:
             self.named.append(agency)
         if kind == "immigration":
@@ -432,7 +473,7 @@ class _Tally:
                     components[key] = (weight, part)
         ambiguous = max((w for w, a in self.ambiguous if not self._settled(a)), default=0.0)
         confidence = 1.0 - doubt_free * (1.0 - ambiguous)
-        evidence = self.evidence
+        evidence = _strongest_once(self.evidence)
         if self.other_structured >= POSITIVE_AT and confidence >= REVIEW_AT:
             confidence = min(confidence, POSITIVE_AT - 0.01)
             evidence.append(
@@ -446,7 +487,13 @@ class _Tally:
             agency = max(per_agency, key=per_agency.__getitem__)
             component = components.get(agency, (0.0, None))[1]
         return OriginatorDecision(
-            positive, agency, round(confidence, 3), review, tuple(evidence), component
+            positive,
+            agency,
+            round(confidence, 3),
+            review,
+            tuple(evidence),
+            component,
+            tuple(_strongest_once(self.ruled_out)),
         )
 
     def _settled(self, ambiguous: Agency) -> bool:
@@ -454,3 +501,16 @@ class _Tally:
         if ambiguous.generic:
             return bool(self.named)
         return any(a.parent == ambiguous.id and a.kind == "other" for a in self.named)
+
+
+def _strongest_once(found: list[Evidence]) -> list[Evidence]:
+    """Each cue once (a signal and the text it matched), strongest first: the same
+    "ICE" read twice in one narrative is one piece of evidence, at its best reading."""
+    seen: set[tuple[str, str]] = set()
+    kept: list[Evidence] = []
+    for e in sorted(found, key=lambda e: -e.weight):
+        key = (e.signal, e.matched)
+        if key not in seen:
+            seen.add(key)
+            kept.append(e)
+    return kept
