@@ -40,6 +40,7 @@ from streams.agency_registry import (
     Listing,
     Mention,
     email_domain,
+    fold,
     normalise_phone,
 )
 
@@ -65,6 +66,9 @@ W_MENTION_NAME: Final = 0.45  # narrative names it, nothing says who is calling
 W_MENTION_SHORT: Final = 0.3  # a bare "ICE": too often not the agency
 W_MENTION_GENERIC: Final = 0.2  # a bare "immigration", "federal agency"
 W_NARRATIVE_PHONE: Final = 0.6  # a registered number written in the narrative
+# A caller known only as federal or DHS, doing immigration work ("SERVING IMMIGRATION
+# WARRANT"): with the caller's own 0.5-0.6 it adds up past POSITIVE_AT.
+W_IMMIGRATION_WORK: Final = 0.7
 # Wording that fits several agencies can never flag a call by itself.
 CAP_AMBIGUOUS: Final = 0.6
 CAP_AMBIGUOUS_GENERIC: Final = 0.5
@@ -183,6 +187,8 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
         _read_narrative(signals.narrative, registry, tally, "narrative")
     if tally.own and signals.caller_name and not (signals.caller_agency or "").strip():
         _agent_speaks_for(signals.caller_name, tally)
+    if tally.ambiguous and not tally.doubted:
+        _immigration_work(signals, registry, tally)
     return tally.decide() if tally.evidence or tally.ruled_out else NOTHING
 
 
@@ -190,7 +196,7 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
 
 
 def _read_stated_agency(text: str, registry: AgencyRegistry, tally: _Tally) -> None:
-    upper = text.upper()
+    upper = fold(text.upper())
     if registry.any_trigger is None or registry.any_trigger.search(upper) is None:
         return
     for mention in registry.mentions(upper):
@@ -199,7 +205,7 @@ def _read_stated_agency(text: str, registry: AgencyRegistry, tally: _Tally) -> N
 
 
 def _read_caller_name(text: str, registry: AgencyRegistry, tally: _Tally) -> None:
-    upper = text.upper()
+    upper = fold(text.upper())
     if registry.any_trigger is None or registry.any_trigger.search(upper) is None:
         return
     for mention in registry.mentions(upper):
@@ -217,6 +223,40 @@ def _read_caller_name(text: str, registry: AgencyRegistry, tally: _Tally) -> Non
             tally.mentioned(
                 "caller_name", mention, upper, W_NAME_SURNAME, "reads as part of a personal name"
             )
+
+
+def _immigration_work(signals: OriginatorSignals, registry: AgencyRegistry, tally: _Tally) -> None:
+    """A caller who is only "a federal agent", "DHS" or "Homeland Security" (from any
+    signal, without doubt on it), doing immigration work in the narrative ("SERVING
+    IMMIGRATION WARRANT", "FINAL ORDER OF REMOVAL", "DEPORTATION ARREST"): an immigration
+    agency is calling, which one unknown. DHS on an HSI-type case ("HUMAN TRAFFICKING
+    OP") is HSI. Another agency named outright settles it the other way."""
+    if any(a.kind == "other" for a in tally.named) or tally.other_structured > 0.0:
+        return
+    caller = max((w for w, _ in tally.ambiguous), default=0.0)
+    if caller < W_DISPUTED:
+        return
+    for text in (signals.narrative, signals.call_type):
+        if not text:
+            continue
+        upper = fold(text.upper())
+        work = cues.IMMIGRATION_WORK.search(upper)
+        if work is not None:
+            generic = registry.agencies.get("IMMIGRATION")
+            if generic is not None:
+                detail = "immigration work, done by the federal caller"
+                tally.add("narrative", generic, None, W_IMMIGRATION_WORK, work.group(), detail)
+            return
+        hsi_case = cues.HSI_WORK.search(upper)
+        ice = registry.agencies.get("ICE")
+        if (
+            hsi_case is not None
+            and ice is not None
+            and any(a.id == "DHS" for _, a in tally.ambiguous)
+        ):
+            detail = "an HSI case, worked by the DHS caller"
+            tally.add("narrative", ice, "HSI", W_IMMIGRATION_WORK, hsi_case.group(), detail)
+            return
 
 
 def _agent_speaks_for(name: str, tally: _Tally) -> None:
@@ -253,7 +293,7 @@ def _annotates(upper: str, mention: Mention) -> bool:
 
 
 def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: str) -> None:
-    upper = text.upper()
+    upper = fold(text.upper())
     for m in cues.PHONE_IN_TEXT.finditer(upper):
         digits = normalise_phone(m.group())
         hit = registry.by_phone_digits(digits) if digits else None
@@ -290,10 +330,16 @@ def _judge_mention(
     start, end = mention.start, mention.end
     lo, hi = _clause(breaks, start, end, len(upper))
     near = max(lo, start - 160)
-    if cues.THIRD_PARTY.search(upper, near, start) or cues.REPORTED_BY_OTHER.search(
-        upper, near, start
+    if (
+        cues.THIRD_PARTY.search(upper, near, start)
+        or cues.REPORTED_BY_OTHER.search(upper, near, start)
+        or cues.BELIEF.search(upper, near, start)
     ):
         tally.discounted(signal, mention, upper, lo, hi, "someone else is talking about it")
+        return
+    kin = cues.KIN.search(upper, lo, start)
+    if kin is not None:
+        tally.discounted(signal, mention, upper, lo, hi, f"a relative's ({kin.group()})")
         return
     if cues.OBJECT_OF.search(upper, near, start):
         tally.discounted(signal, mention, upper, lo, hi, "it is what the text is about")
@@ -312,28 +358,36 @@ def _judge_mention(
         else:
             tally.discounted(signal, mention, upper, lo, hi, "the caller reports it")
         return
-    if after is not None or cues.IDENTITY_BEFORE.search(upper, near, start):
-        if cues.IMPERSONATION.search(upper, lo, hi):
-            tally.mentioned(
-                signal,
-                mention,
-                upper,
-                W_DISPUTED,
-                "says it is calling, with doubt on it",
-                upper[lo:hi],
-            )
-        else:
-            tally.mentioned(signal, mention, upper, W_IDENTITY, "the caller is", upper[lo:hi])
+    subject = cues.SUBJECT_LEAD.fullmatch(upper, lo, start) is not None
+    before = cues.IDENTITY_BEFORE.search(upper, near, start)
+    if after is not None and before is None and not subject:
+        # "... ASKING ABOUT LMPD POLICY ON IMMIGRATION REQUESTS": a verb after a name in
+        # mid-clause, with a civilian's words before it, is not the agency speaking.
+        doubt = cues.CIVILIAN_CONTEXT.search(upper, lo, start)
+        if doubt is not None:
+            tally.discounted(signal, mention, upper, lo, hi, f"civilian context ({doubt.group()})")
+            return
+    if after is not None or before is not None:
+        _identity(upper, mention, lo, hi, tally, signal, W_IDENTITY, "the caller is")
         return
-    doubt = cues.IMPERSONATION.search(upper, lo, hi) or cues.CIVILIAN_CONTEXT.search(upper, lo, hi)
+    doubt = (
+        cues.IMPERSONATION.search(upper, lo, hi)
+        or cues.CIVILIAN_CONTEXT.search(upper, lo, hi)
+        or cues.OFF_DUTY.search(upper, lo, hi)
+    )
     if doubt is not None:
         tally.discounted(signal, mention, upper, lo, hi, f"civilian context ({doubt.group()})")
         return
     titled = cues.titled(upper, end)
-    if (titled or mention.term.distinctive) and cues.LATER_REQUEST.search(upper, end, hi):
-        tally.mentioned(
-            signal, mention, upper, W_IDENTITY_LATER, "the caller is (asks later)", upper[lo:hi]
+    if (titled or mention.term.distinctive or subject) and cues.LATER_REQUEST.search(
+        upper, end, hi
+    ):
+        why = (
+            "the caller is (asks later)"
+            if not subject
+            else "the caller is (the clause's subject, asks)"
         )
+        _identity(upper, mention, lo, hi, tally, signal, W_IDENTITY_LATER, why)
         return
     agency = mention.term.agency
     if agency.kind == "immigration" and cues.speaks_for(upper, start, end, lo, hi):
@@ -347,6 +401,44 @@ def _judge_mention(
     tally.mentioned(signal, mention, upper, weight, "mentioned; nothing says who is calling")
 
 
+def _identity(
+    upper: str,
+    mention: Mention,
+    lo: int,
+    hi: int,
+    tally: _Tally,
+    signal: str,
+    weight: float,
+    why: str,
+) -> None:
+    """The text says the caller is the agency; what else it says may undo that: a scam
+    or a prank anywhere in it, an employee off duty; or leave it to a person: a claim
+    nobody could check, an employee's own home or car."""
+    fake = cues.FAKE.search(upper)
+    if fake is not None:
+        tally.discounted(signal, mention, upper, lo, hi, f"not real ({fake.group()})")
+        return
+    off = cues.OFF_DUTY.search(upper, lo, hi)
+    if off is not None:
+        tally.discounted(
+            signal, mention, upper, lo, hi, f"an employee calling for themselves ({off.group()})"
+        )
+        return
+    doubt = cues.IMPERSONATION.search(upper) or cues.OWN_LIFE.search(upper, lo, hi)
+    if doubt is not None:
+        tally.doubted = True
+        tally.mentioned(
+            signal,
+            mention,
+            upper,
+            W_DISPUTED,
+            f"says it is calling, with doubt on it ({doubt.group()})",
+            upper[lo:hi],
+        )
+        return
+    tally.mentioned(signal, mention, upper, weight, why, upper[lo:hi])
+
+
 def _judge_generic_agent(
     upper: str, start: int, end: int, breaks: list[int], federal: Agency, tally: _Tally, signal: str
 ) -> None:
@@ -354,7 +446,10 @@ def _judge_generic_agent(
     if cues.THIRD_PARTY.search(upper, max(lo, start - 160), end):
         return
     matched = upper[start:end].strip()
-    doubt = cues.IMPERSONATION.search(upper, lo, hi)
+    if cues.FAKE.search(upper) or cues.OFF_DUTY.search(upper, lo, hi):
+        return
+    doubt = cues.IMPERSONATION.search(upper)
+    tally.doubted = tally.doubted or doubt is not None
     detail = "an agent, no agency named" + (" (with doubt on it)" if doubt else "")
     tally.add(signal, federal, None, W_DISPUTED, matched, detail)
 
@@ -379,6 +474,7 @@ class _Tally:
 
     __slots__ = (
         "ambiguous",
+        "doubted",
         "evidence",
         "immigration",
         "named",
@@ -390,6 +486,7 @@ class _Tally:
     def __init__(self) -> None:
         self.evidence: list[Evidence] = []  # cues that counted
         self.ruled_out: list[Evidence] = []  # mentions read and set aside
+        self.doubted = False  # the text casts doubt on who the caller says they are
         # signal -> agency -> (weight, component)
         self.immigration: dict[str, dict[Agency, tuple[float, str | None]]] = {}
         self.ambiguous: list[tuple[float, Agency]] = []
