@@ -138,7 +138,9 @@ class AgencyRegistry:
         "_by_first_token",
         "_domains",
         "_false_friends",
+        "_first_words",
         "_phones",
+        "_second_words",
         "_spellings",
         "_types",
         "agencies",
@@ -172,6 +174,9 @@ class AgencyRegistry:
             # longest first, so "HOMELAND SECURITY INVESTIGATIONS" wins over "HOMELAND SECURITY"
             insort(by_first.setdefault(term.tokens[0], []), term, key=lambda t: -len(t.tokens))
         self._by_first_token: Final = {k: tuple(v) for k, v in by_first.items()}
+        self._second_words: Final = {
+            k: frozenset(t.tokens[1] for t in v if len(t.tokens) > 1) for k, v in by_first.items()
+        }
         self._types: Final = dict(agency_types)
         self._phones: Final = dict(phones)
         self._domains: Final = dict(email_domains)
@@ -185,8 +190,29 @@ class AgencyRegistry:
             by_word.setdefault(word, []).append(variant)
         self.trigger: Final = _trigger((t for t in everything if t.agency.kind != "other"), by_word)
         self.any_trigger: Final = _trigger(everything, by_word)
+        # Where a name can start: its first word, as typed ("HOMELND"), dotted ("I.C.E")
+        # or spaced ("I C E").
+        firsts = set(self._by_first_token)
+        firsts |= {v for k in list(firsts) for v in by_word.get(k, ())}
+        firsts |= {
+            f(k)
+            for k in list(firsts)
+            if 2 <= len(k) <= 5 and k.isalpha()
+            for f in (".".join, " ".join)
+        }
+        self._first_words: Final = re.compile(
+            rf"(?<![A-Z0-9])(?<![A-Z0-9]\.)(?:{_alternation(firsts)})(?![A-Z0-9])"
+        )
 
     # ------------------------------------------------------------- lookups
+
+    def names_flaggable(self, upper: str) -> bool:
+        """Whether ``upper`` may name an agency that can raise a flag or a review."""
+        return _starts_a_word(self.trigger, upper)
+
+    def names_any(self, upper: str) -> bool:
+        """Whether ``upper`` may name any registered agency."""
+        return _starts_a_word(self.any_trigger, upper)
 
     def by_agency_type(self, code: str) -> Listing | None:
         """police.federal.ice.ero -> ICE: a code covers its sub-codes."""
@@ -218,59 +244,48 @@ class AgencyRegistry:
     def mentions(self, upper: str) -> Iterator[Mention]:
         """Every registry term in ``upper`` (already upper-cased), longest match first.
 
-        A term glued to a word by ``@``, ``.`` or ``-`` is not a mention of it:
-        "DE-ICE", "j.doe@ice.dhs.gov", "ICE-T".
+        Only the words that can start a name are looked at (found by one regex), and
+        the few tokens after them: the rest of the text is never tokenised. A term
+        glued to a word by ``@``, ``.`` or ``-`` is not a mention of it: "DE-ICE",
+        "j.doe@ice.dhs.gov", "ICE-T".
         """
         spell = self._spellings.get
-        found: list[tuple[int, int, str]] = []
-        for m in _TOKEN.finditer(upper):
-            token = _plain(m.group())
-            found.append((m.start(), m.end(), spell(token, token)))
-        if any(len(t) == 1 for _, _, t in found):
-            found = self._join_spaced_letters(upper, found)
-        count = len(found)
-        i = 0
-        while i < count:
-            start, _, token = found[i]
-            candidates = self._by_first_token.get(token)
-            matched = 0
-            if candidates is not None:
-                for term in candidates:
-                    n = len(term.tokens)
-                    if i + n > count or not _continues(upper, found, i, term.tokens):
-                        continue
-                    last_end = found[i + n - 1][1]
-                    if _glued(upper, start, last_end):
-                        continue
-                    yield Mention(term, start, last_end)
-                    matched = n
-                    break
-            i += matched or 1
-
-    def _join_spaced_letters(
-        self, upper: str, found: list[tuple[int, int, str]]
-    ) -> list[tuple[int, int, str]]:
-        """ "I C E AGENT": single letters one space apart are one token, when that token
-        starts a name."""
-        joined: list[tuple[int, int, str]] = []
-        i = 0
-        while i < len(found):
-            j = i
-            while (
-                j + 1 < len(found)
-                and len(found[j][2]) == 1
-                and len(found[j + 1][2]) == 1
-                and upper[found[j][1] : found[j + 1][0]] == " "
-            ):
-                j += 1
-            word = "".join(t for _, _, t in found[i : j + 1])
-            if j > i and word in self._by_first_token:
-                joined.append((found[i][0], found[j][1], word))
-                i = j + 1
-            else:
-                joined.append(found[i])
-                i += 1
-        return joined
+        past = 0  # the end of the last mention: names do not overlap
+        for hit in self._first_words.finditer(upper):
+            start = hit.start()
+            if start < past:
+                continue
+            first = hit.group().replace(".", "").replace(" ", "")
+            first = spell(first, first)
+            candidates = self._by_first_token.get(first)
+            if candidates is None:
+                continue
+            first_end = hit.end()
+            if "." in hit.group() and upper.startswith(".", first_end):
+                first_end += 1  # "I.C.E." is one token, its last dot with it
+            found = [(start, first_end, first)]
+            need = len(candidates[0].tokens)  # longest first
+            if need > 1:
+                seconds = self._second_words[first]
+                for m in _TOKEN.finditer(upper, first_end):
+                    token = _plain(m.group())
+                    token = spell(token, token)
+                    if len(found) == 1 and token not in seconds:
+                        break  # "LA CASA", "US 31": no longer name starts so
+                    found.append((m.start(), m.end(), token))
+                    if len(found) >= need:
+                        break
+            count = len(found)
+            for term in candidates:
+                n = len(term.tokens)
+                if n > count or not _continues(upper, found, 0, term.tokens):
+                    continue
+                last_end = found[n - 1][1]
+                if _glued(upper, start, last_end):
+                    continue
+                yield Mention(term, start, last_end)
+                past = last_end
+                break
 
     def false_friend(self, upper: str, mention: Mention) -> str | None:
         """The words that make this mention something else ("BLACK ICE"), or None."""
@@ -286,6 +301,20 @@ class AgencyRegistry:
             if m is not None:
                 return upper[m.start() : mention.end].strip(" -/,:")
         return None
+
+
+def _starts_a_word(trigger: re.Pattern[str] | None, upper: str) -> bool:
+    """A trigger hit that starts a word: "ICE" in "POLICE" or "SERVICE" is skipped here,
+    before the tokeniser, which would only find no name there."""
+    if trigger is None:
+        return False
+    m = trigger.search(upper)
+    while m is not None:
+        at = m.start()
+        if at == 0 or not upper[at - 1].isalnum():
+            return True
+        m = trigger.search(upper, m.end())
+    return False
 
 
 def _continues(

@@ -29,6 +29,7 @@ calls that name no agency leave after one regex search.
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -197,7 +198,7 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
 
 def _read_stated_agency(text: str, registry: AgencyRegistry, tally: _Tally) -> None:
     upper = fold(text.upper())
-    if registry.any_trigger is None or registry.any_trigger.search(upper) is None:
+    if not registry.names_any(upper):
         return
     for mention in registry.mentions(upper):
         if not _false_friend(upper, mention, registry, tally, "stated_agency"):
@@ -206,7 +207,7 @@ def _read_stated_agency(text: str, registry: AgencyRegistry, tally: _Tally) -> N
 
 def _read_caller_name(text: str, registry: AgencyRegistry, tally: _Tally) -> None:
     upper = fold(text.upper())
-    if registry.any_trigger is None or registry.any_trigger.search(upper) is None:
+    if not registry.names_any(upper):
         return
     for mention in registry.mentions(upper):
         if _false_friend(upper, mention, registry, tally, "caller_name"):
@@ -299,8 +300,7 @@ def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: 
         hit = registry.by_phone_digits(digits) if digits else None
         if hit is not None:
             tally.listed(f"{signal}_phone", m.group(), hit, W_NARRATIVE_PHONE)
-    trigger = registry.trigger
-    named = trigger is not None and trigger.search(upper) is not None
+    named = registry.names_flaggable(upper)
     agent_word = "AGENT" in upper or "AGT" in upper
     if not named and not agent_word:
         return
@@ -311,8 +311,8 @@ def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: 
                 _judge_mention(upper, mention, breaks, tally, signal)
     unnamed = registry.unnamed_federal
     if agent_word and unnamed is not None:
-        for m in cues.GENERIC_AGENT.finditer(upper):
-            _judge_generic_agent(upper, m.start(), m.end(), breaks, unnamed, tally, signal)
+        for start, end in cues.generic_agents(upper):
+            _judge_generic_agent(upper, start, end, breaks, unnamed, tally, signal)
 
 
 def _clause(breaks: list[int], start: int, end: int, length: int) -> tuple[int, int]:
@@ -344,7 +344,9 @@ def _judge_mention(
     if cues.OBJECT_OF.search(upper, near, start):
         tally.discounted(signal, mention, upper, lo, hi, "it is what the text is about")
         return
-    after = cues.IDENTITY_AFTER.match(upper, end, hi)
+    after = cues.IDENTITY_AFTER.match(upper, end, hi) or cues.titled_name_acts(
+        upper, start, end, hi
+    )
     if cues.REPORTED_BY_CALLER.search(upper, near, start):
         if after is not None:
             tally.mentioned(
@@ -370,9 +372,11 @@ def _judge_mention(
     if after is not None or before is not None:
         _identity(upper, mention, lo, hi, tally, signal, W_IDENTITY, "the caller is")
         return
+    # around the name, not in it: "DEPORTATION OFFICER" is no civilian's deportation
     doubt = (
         cues.IMPERSONATION.search(upper, lo, hi)
-        or cues.CIVILIAN_CONTEXT.search(upper, lo, hi)
+        or cues.CIVILIAN_CONTEXT.search(upper, lo, start)
+        or cues.CIVILIAN_CONTEXT.search(upper, end, hi)
         or cues.OFF_DUTY.search(upper, lo, hi)
     )
     if doubt is not None:
@@ -414,7 +418,7 @@ def _identity(
     """The text says the caller is the agency; what else it says may undo that: a scam
     or a prank anywhere in it, an employee off duty; or leave it to a person: a claim
     nobody could check, an employee's own home or car."""
-    fake = cues.FAKE.search(upper)
+    fake, claimed = tally.doubts(upper)
     if fake is not None:
         tally.discounted(signal, mention, upper, lo, hi, f"not real ({fake.group()})")
         return
@@ -424,7 +428,7 @@ def _identity(
             signal, mention, upper, lo, hi, f"an employee calling for themselves ({off.group()})"
         )
         return
-    doubt = cues.IMPERSONATION.search(upper) or cues.OWN_LIFE.search(upper, lo, hi)
+    doubt = claimed or cues.OWN_LIFE.search(upper, lo, hi)
     if doubt is not None:
         tally.doubted = True
         tally.mentioned(
@@ -446,9 +450,9 @@ def _judge_generic_agent(
     if cues.THIRD_PARTY.search(upper, max(lo, start - 160), end):
         return
     matched = upper[start:end].strip()
-    if cues.FAKE.search(upper) or cues.OFF_DUTY.search(upper, lo, hi):
+    fake, doubt = tally.doubts(upper)
+    if fake is not None or cues.OFF_DUTY.search(upper, lo, hi):
         return
-    doubt = cues.IMPERSONATION.search(upper)
     tally.doubted = tally.doubted or doubt is not None
     detail = "an agent, no agency named" + (" (with doubt on it)" if doubt else "")
     tally.add(signal, federal, None, W_DISPUTED, matched, detail)
@@ -473,6 +477,7 @@ class _Tally:
     """The evidence for one call, and the decision it adds up to."""
 
     __slots__ = (
+        "_doubts",
         "ambiguous",
         "doubted",
         "evidence",
@@ -487,6 +492,7 @@ class _Tally:
         self.evidence: list[Evidence] = []  # cues that counted
         self.ruled_out: list[Evidence] = []  # mentions read and set aside
         self.doubted = False  # the text casts doubt on who the caller says they are
+        self._doubts: dict[str, tuple[re.Match[str] | None, re.Match[str] | None]] = {}
         # signal -> agency -> (weight, component)
         self.immigration: dict[str, dict[Agency, tuple[float, str | None]]] = {}
         self.ambiguous: list[tuple[float, Agency]] = []
@@ -494,6 +500,15 @@ class _Tally:
         self.other_structured = 0.0  # a system says the caller is some other agency
         # agencies the narrative writes as the caller's own, should the caller be an agent
         self.own: list[tuple[Agency, str | None, str]] = []
+
+    def doubts(self, upper: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
+        """What a whole text says against an identity in it: (a fake, a doubt), each
+        searched once per text however many mentions it has."""
+        held = self._doubts.get(upper)
+        if held is None:
+            held = (cues.FAKE.search(upper), cues.IMPERSONATION.search(upper))
+            self._doubts[upper] = held
+        return held
 
     def listed(self, signal: str, value: str, hit: Listing, weight: float) -> None:
         what = hit.agency.id if hit.component is None else f"{hit.agency.id} {hit.component}"

@@ -22,6 +22,7 @@ All patterns run on upper-cased text, compiled once. "Before" patterns end in
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Final
 
 # Who an agency caller is: "SA", "AGENT", "DEPORTATION OFFICER", "DUTY DESK", ...
@@ -152,12 +153,15 @@ OBJECT_OF: Final = re.compile(
 THIRD_PARTY: Final = re.compile(
     r"(?<![A-Z0-9])(?:CALLER|RP|COMPL\w*|NEIGHBOR\w*|WITNESS\w*|OFC|OFCR|OFFICER|UNIT|SGT|DET"
     r"|DEPUTY|LMDC|JAIL|FEMALE|MALE|WOMAN|MAN|RESIDENT|TENANT|MOTHER|FATHER|MOM|DAD|WIFE"
-    r"|HUSBAND|TEACHER|PRINCIPAL|MANAGER|MGR|EMPLOYEE|CLERK|PASTOR)\s+(?:IS\s+)?"
-    r"(?:REPORT\w*|STATES|SAYS|ADV\w*|SEES|SAW|OBSERVED|COMPLAIN\w*)\s+(?:OF\s+)?(?:THAT\s+)?"
+    r"|HUSBAND|TEACHER|PRINCIPAL|MANAGER|MGR|EMPLOYEE|CLERK|PASTOR|SENORA|SENOR|MUJER|HOMBRE"
+    r"|VECIN[OA]|LLAMANTE)\s+(?:IS\s+)?"
+    r"(?:REPORT\w*|STATES|SAYS|ADV\w*|SEES|SAW|OBSERVED|COMPLAIN\w*|DICE|VIO|VE)\s+"
+    r"(?:OF\s+)?(?:THAT\s+|QUE\s+)?"
     r"(?:THERE\s+(?:IS|ARE|WAS|WERE)\s+)?(?:AN?\s+|TWO\s+|\d\s+|SEVERAL\s+|SOME\s+)?"
     r"(?:UNK\w*\s+|SUSP\w*\s+|STRANGE\s+|W/M\s+|B/M\s+|H/M\s+)?"
     r"(?:MAN|MEN|MALES?|FEMALES?|WOMAN|WOMEN|SUBJ\w*|SOMEONE|PEOPLE|PERSONS?|GUYS?"
-    r"|INDIVIDUALS?|PARTY|PARTIES|CALLERS?|VEH\w*|CAR|TRUCK|VAN|AGENTS?|OFFICERS?|UNITS)\b"
+    r"|INDIVIDUALS?|PARTY|PARTIES|CALLERS?|VEH\w*|CAR|TRUCK|VAN|AGENTS?|OFFICERS?|UNITS"
+    r"|AGENTES|OFICIALES|HOMBRES?)\b"
     # ("MALE CALLER SAYS HE IS WITH ICE" is the caller, not a third party)
     r"|(?<![A-Z0-9])(?:MAN|MEN|MALES?|FEMALES?|WOMAN|WOMEN|SUBJ\w*|SOMEONE|PEOPLE|PERSONS?"
     r"|GUYS?|INDIVIDUALS?)\b(?!\s+(?:CALLER|RP|COMPL))[^;.!?\n|]{0,60}?\b(?:SAYING|SAID"
@@ -244,17 +248,39 @@ CIVILIAN_CONTEXT: Final = re.compile(
 )
 
 # "caller says he is an agent" with no agency named: an ambiguous caller. Not
-# "an agent with State Farm", not "an insurance agent".
-GENERIC_AGENT: Final = re.compile(
+# "an agent with State Farm", not "an insurance agent". Found from the word itself
+# (a literal the regex engine finds fast), then the words before and after it.
+_AGENT_WORD: Final = re.compile(r"AG(?:ENTS?|TS?)(?![A-Z0-9])")
+# "CALLER STATES HE IS A FEDERAL AGENT", before the word
+_CALLER_IS: Final = re.compile(
     rf"(?<![A-Z0-9])(?:CALLER|RP|COMPL\w*|CALLING\s+PARTY|REPORTING\s+PARTY)\s+"
     rf"(?:(?:{_SAYS}|CLAIMS|CLAIMED)\s+(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+)?)?"
     r"(?:IS|ARE|WAS|AS|TO\s+BE)\s+(?:AN?\s+)?(?:(?:FEDERAL|FED|SPECIAL|GOVT|GOVERNMENT"
-    r"|LAW\s+ENFORCEMENT)\s+)?AGENTS?\b(?!\s+(?:WITH|FROM|FOR|OF|AT|W/)\b)"
-    # "AGENT JONES ON LINE 2 REQ ..." opening a clause
-    rf"|(?:^|(?<=[;!?\n|])|(?<=[;!?\n|.,]\s)|(?<=CALLER\s')|(?<=CALLER\s\"))\s*(?:\d+\s+)?(?:AGENTS?|AGTS?)"
-    rf"(?:\s+{_NAME_WORD}){{0,2}}?[ \t,:\-]*{_VERB}",
-    re.MULTILINE,
+    r"|LAW\s+ENFORCEMENT)\s+)?$"
 )
+_NOT_WITH: Final = re.compile(r"\s+(?:WITH|FROM|FOR|OF|AT|W/)\b")
+# "AGENT JONES ON LINE 2 REQ ...": the word opens a clause, and the agent acts
+_CLAUSE_OPENS: Final = re.compile(r"(?:^|[;!?\n|]|[;!?\n|.,]\s|CALLER\s['\"])\s*(?:\d+\s+)?$")
+_AGENT_ACTS: Final = re.compile(rf"(?:\s+{_NAME_WORD}){{0,2}}?[ \t,:\-]*{_VERB}")
+
+
+def generic_agents(upper: str) -> Iterator[tuple[int, int]]:
+    """Where ``upper`` says an agent of no named agency is calling: (start, end) spans."""
+    for m in _AGENT_WORD.finditer(upper):
+        start, end = m.start(), m.end()
+        if start and upper[start - 1].isalnum():
+            continue
+        word = m.group()
+        if word.startswith("AGE"):
+            lead = _CALLER_IS.search(upper, max(0, start - 80), start)
+            if lead is not None and _NOT_WITH.match(upper, end) is None:
+                yield lead.start(), end
+                continue
+        if _CLAUSE_OPENS.search(upper, max(0, start - 12), start) is not None:
+            acts = _AGENT_ACTS.match(upper, end)
+            if acts is not None:
+                yield start, acts.end()
+
 
 # Clause boundaries. A full stop ends a clause only after a word, so "U.S. ICE"
 # and "I.C.E." stay whole.
@@ -291,10 +317,11 @@ _ABBREVIATED: Final = (
     "RD",
     "LN",
 )
+# The dot comes first so the regex engine skips ahead to it; the checks on what
+# precedes it run only there.
 CLAUSE_BREAK: Final = re.compile(
-    r"[;!?\n|]|(?<=[A-Z0-9]{2})"
-    + "".join(f"(?<!(?<![A-Z]){w})" for w in _ABBREVIATED)
-    + r"\.(?=\s|$)"
+    r"[;!?\n|]|\.(?=\s|$)(?<=[A-Z0-9]{2}\.)"
+    + "".join(f"(?<!(?<![A-Z]){w}\\.)" for w in _ABBREVIATED)
 )
 
 # Phone numbers written in narratives: "CB 502-555-0140", "(502) 555 0140".
@@ -402,3 +429,11 @@ HSI_WORK: Final = re.compile(
     r"\b(?:HUMAN\s+TRAFFICKING|LABOR\s+TRAFFICKING|SEX\s+TRAFFICKING|CHILD\s+EXPLOITATION|CSAM"
     r"|COUNTERFEIT\w*|SMUGGL\w*|CONTROLLED\s+DELIVERY|TRATA\s+DE\s+PERSONAS)\b"
 )
+
+
+def titled_name_acts(upper: str, start: int, end: int, hi: int) -> re.Match[str] | None:
+    """A name that ends in a title, then the person's name, then what they do:
+    "DEPORTATION OFFICER GARZA REQ 2 CARS"."""
+    if _ENDS_TITLED.search(upper, start, end) is None:
+        return None
+    return _AGENT_ACTS.match(upper, end, hi)
