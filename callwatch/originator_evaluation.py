@@ -266,8 +266,8 @@ def format_evaluation(result: Evaluation) -> str:
     ]
     if result.texts_per_second:
         lines.append(
-            f"throughput: {result.texts_per_second:,.0f} records/s (CPU time, one core; "
-            "every record here names some agency: the slow path)"
+            f"throughput: {result.texts_per_second:,.0f} records/s (CPU time, one core; a "
+            "corpus is dense with agency wording, the slow path)"
         )
     lines.append(
         f"target (strict precision and recall >= {TARGET}): "
