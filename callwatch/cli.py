@@ -137,7 +137,7 @@ def check(
 
 def _register_tools() -> None:
     """Commands whose modules import adapters and clients: registered, imported lazily by typer."""
-    from callwatch.commands.classify import classify_command
+    from callwatch.commands.classify import INPUT_HELP, classify_command
     from callwatch.commands.convert import convert_command
     from callwatch.commands.publish import publish_command
     from callwatch.commands.replay import replay_command
@@ -149,6 +149,7 @@ def _register_tools() -> None:
     app.command(
         "classify",
         help="Classify originators from JSON lines on stdin (or --evaluate a labelled corpus).",
+        epilog=INPUT_HELP,
     )(classify_command)
     app.command("simulate", help="Generate a realistic dispatch stream with planted violations.")(
         simulate_command

@@ -90,9 +90,19 @@ _PHONE_PUNCTUATION: Final = str.maketrans("", "", "()-. +/\t")
 _FILLER: Final = "AND"  # "Immigration and Customs" == "Immigration & Customs"
 
 
+# Accented capitals to their plain letter, one character for one so offsets hold:
+# dispatchers type "INMIGRACIÓN" and "INMIGRACION" alike.
+_FOLD: Final = str.maketrans("ÁÀÂÄÃÅÉÈÊËÍÌÎÏÓÒÔÖÕÚÙÛÜÑÇ", "AAAAAAEEEEIIIIOOOOOUUUUNC")
+
+
+def fold(upper: str) -> str:
+    """``upper`` (already upper-cased) with accents dropped; ASCII text is returned as is."""
+    return upper if upper.isascii() else upper.translate(_FOLD)
+
+
 def tokens_of(text: str) -> tuple[str, ...]:
     """The match tokens of a registry term or a stretch of text."""
-    return tuple(m.group().replace(".", "") for m in _TOKEN.finditer(text.upper()))
+    return tuple(m.group().replace(".", "") for m in _TOKEN.finditer(fold(text.upper())))
 
 
 def normalise_phone(raw: str) -> str | None:
@@ -128,7 +138,10 @@ class AgencyRegistry:
         "_by_first_token",
         "_domains",
         "_false_friends",
+        "_first_words",
         "_phones",
+        "_second_words",
+        "_spellings",
         "_types",
         "agencies",
         "any_trigger",
@@ -146,8 +159,11 @@ class AgencyRegistry:
         email_domains: Mapping[str, Listing],
         false_friends: Mapping[str, FalseFriend],
         sources: tuple[str, ...] = (),
+        spellings: Mapping[str, str] | None = None,
     ) -> None:
         self.agencies: Final = dict(agencies)
+        # another way of typing a word of a name -> the word: "SEC" -> "SECURITY"
+        self._spellings: Final = dict(spellings or {})
         self.sources: Final = sources
         # Who "caller says he is an agent" is: the registry's generic ambiguous agency.
         self.unnamed_federal: Final = next(
@@ -158,6 +174,9 @@ class AgencyRegistry:
             # longest first, so "HOMELAND SECURITY INVESTIGATIONS" wins over "HOMELAND SECURITY"
             insort(by_first.setdefault(term.tokens[0], []), term, key=lambda t: -len(t.tokens))
         self._by_first_token: Final = {k: tuple(v) for k, v in by_first.items()}
+        self._second_words: Final = {
+            k: frozenset(t.tokens[1] for t in v if len(t.tokens) > 1) for k, v in by_first.items()
+        }
         self._types: Final = dict(agency_types)
         self._phones: Final = dict(phones)
         self._domains: Final = dict(email_domains)
@@ -166,10 +185,34 @@ class AgencyRegistry:
         # rarest token is, so most calls never reach the tokeniser. ``trigger``
         # covers what can raise a flag or a review; ``any_trigger`` every agency.
         everything = [t for group in self._by_first_token.values() for t in group]
-        self.trigger: Final = _trigger(t for t in everything if t.agency.kind != "other")
-        self.any_trigger: Final = _trigger(everything)
+        by_word: dict[str, list[str]] = {}
+        for variant, word in self._spellings.items():
+            by_word.setdefault(word, []).append(variant)
+        self.trigger: Final = _trigger((t for t in everything if t.agency.kind != "other"), by_word)
+        self.any_trigger: Final = _trigger(everything, by_word)
+        # Where a name can start: its first word, as typed ("HOMELND"), dotted ("I.C.E")
+        # or spaced ("I C E").
+        firsts = set(self._by_first_token)
+        firsts |= {v for k in list(firsts) for v in by_word.get(k, ())}
+        firsts |= {
+            f(k)
+            for k in list(firsts)
+            if 2 <= len(k) <= 5 and k.isalpha()
+            for f in (".".join, " ".join)
+        }
+        self._first_words: Final = re.compile(
+            rf"(?<![A-Z0-9])(?<![A-Z0-9]\.)(?:{_alternation(firsts)})(?![A-Z0-9])"
+        )
 
     # ------------------------------------------------------------- lookups
+
+    def names_flaggable(self, upper: str) -> bool:
+        """Whether ``upper`` may name an agency that can raise a flag or a review."""
+        return _starts_a_word(self.trigger, upper)
+
+    def names_any(self, upper: str) -> bool:
+        """Whether ``upper`` may name any registered agency."""
+        return _starts_a_word(self.any_trigger, upper)
 
     def by_agency_type(self, code: str) -> Listing | None:
         """police.federal.ice.ero -> ICE: a code covers its sub-codes."""
@@ -201,28 +244,48 @@ class AgencyRegistry:
     def mentions(self, upper: str) -> Iterator[Mention]:
         """Every registry term in ``upper`` (already upper-cased), longest match first.
 
-        A term glued to a word by ``@``, ``.`` or ``-`` is not a mention of it:
-        "DE-ICE", "j.doe@ice.dhs.gov", "ICE-T".
+        Only the words that can start a name are looked at (found by one regex), and
+        the few tokens after them: the rest of the text is never tokenised. A term
+        glued to a word by ``@``, ``.`` or ``-`` is not a mention of it: "DE-ICE",
+        "j.doe@ice.dhs.gov", "ICE-T".
         """
-        found = [(m.start(), m.end(), _plain(m.group())) for m in _TOKEN.finditer(upper)]
-        count = len(found)
-        i = 0
-        while i < count:
-            start, _, token = found[i]
-            candidates = self._by_first_token.get(token)
-            matched = 0
-            if candidates is not None:
-                for term in candidates:
-                    n = len(term.tokens)
-                    if i + n > count or not _continues(upper, found, i, term.tokens):
-                        continue
-                    last_end = found[i + n - 1][1]
-                    if _glued(upper, start, last_end):
-                        continue
-                    yield Mention(term, start, last_end)
-                    matched = n
-                    break
-            i += matched or 1
+        spell = self._spellings.get
+        past = 0  # the end of the last mention: names do not overlap
+        for hit in self._first_words.finditer(upper):
+            start = hit.start()
+            if start < past:
+                continue
+            first = hit.group().replace(".", "").replace(" ", "")
+            first = spell(first, first)
+            candidates = self._by_first_token.get(first)
+            if candidates is None:
+                continue
+            first_end = hit.end()
+            if "." in hit.group() and upper.startswith(".", first_end):
+                first_end += 1  # "I.C.E." is one token, its last dot with it
+            found = [(start, first_end, first)]
+            need = len(candidates[0].tokens)  # longest first
+            if need > 1:
+                seconds = self._second_words[first]
+                for m in _TOKEN.finditer(upper, first_end):
+                    token = _plain(m.group())
+                    token = spell(token, token)
+                    if len(found) == 1 and token not in seconds:
+                        break  # "LA CASA", "US 31": no longer name starts so
+                    found.append((m.start(), m.end(), token))
+                    if len(found) >= need:
+                        break
+            count = len(found)
+            for term in candidates:
+                n = len(term.tokens)
+                if n > count or not _continues(upper, found, 0, term.tokens):
+                    continue
+                last_end = found[n - 1][1]
+                if _glued(upper, start, last_end):
+                    continue
+                yield Mention(term, start, last_end)
+                past = last_end
+                break
 
     def false_friend(self, upper: str, mention: Mention) -> str | None:
         """The words that make this mention something else ("BLACK ICE"), or None."""
@@ -238,6 +301,20 @@ class AgencyRegistry:
             if m is not None:
                 return upper[m.start() : mention.end].strip(" -/,:")
         return None
+
+
+def _starts_a_word(trigger: re.Pattern[str] | None, upper: str) -> bool:
+    """A trigger hit that starts a word: "ICE" in "POLICE" or "SERVICE" is skipped here,
+    before the tokeniser, which would only find no name there."""
+    if trigger is None:
+        return False
+    m = trigger.search(upper)
+    while m is not None:
+        at = m.start()
+        if at == 0 or not upper[at - 1].isalnum():
+            return True
+        m = trigger.search(upper, m.end())
+    return False
 
 
 def _continues(
@@ -300,9 +377,11 @@ def _key_token(term: Term) -> str:
     return next((t for t in term.tokens if t not in _COMMON), max(term.tokens, key=len))
 
 
-def _trigger(terms: Iterable[Term]) -> re.Pattern[str] | None:
+def _trigger(terms: Iterable[Term], variants: Mapping[str, list[str]]) -> re.Pattern[str] | None:
     keys = {_key_token(t) for t in terms}
+    keys |= {v for k in keys for v in variants.get(k, ())}
     keys |= {".".join(k) for k in keys if 2 <= len(k) <= 5 and k.isalpha()}  # "I.C.E."
+    keys |= {" ".join(k) for k in keys if 2 <= len(k) <= 5 and k.isalpha()}  # "I C E"
     # No leading \b: it would stop the regex engine skipping ahead on the first
     # letters; the tokeniser checks word boundaries on the rare hits anyway.
     return re.compile(rf"(?:{_alternation(keys)})\b") if keys else None
@@ -391,14 +470,21 @@ def merge_documents(docs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Merge validated documents in order: agencies and components by id, lists as unions."""
     agencies: dict[str, dict[str, Any]] = {}
     false_friends: dict[str, dict[str, list[str]]] = {}
+    spellings: dict[str, list[str]] = {}
     for doc in docs:
+        for word, variants in doc.get("spellings", {}).items():
+            _union(spellings.setdefault(word, []), variants)
         for entry in doc.get("agencies", ()):
             _merge_entry(agencies.setdefault(entry["id"], {"id": entry["id"]}), entry)
         for term, rule in doc.get("false_friends", {}).items():
             into = false_friends.setdefault(term, {})
             for side, words in rule.items():
                 _union(into.setdefault(side, []), words)
-    return {"agencies": list(agencies.values()), "false_friends": false_friends}
+    return {
+        "agencies": list(agencies.values()),
+        "false_friends": false_friends,
+        "spellings": spellings,
+    }
 
 
 def _merge_entry(into: dict[str, Any], entry: Mapping[str, Any]) -> None:
@@ -431,6 +517,7 @@ def build_registry(
     """Compile validated documents (later ones extend earlier ones) into lookups."""
     where = ", ".join(sources) or "agency registry"
     merged = merge_documents(docs)
+    listed = {v: word for word, variants in merged["spellings"].items() for v in variants}
     agencies: dict[str, Agency] = {}
     terms: dict[str, Term] = {}
     types: dict[str, Listing] = {}
@@ -466,7 +553,7 @@ def build_registry(
                 *((t, True) for t in part.get("names", ())),
                 *((t, False) for t in part.get("abbreviations", ())),
             ]:
-                for tokens in _spellings(text):
+                for tokens in _written(text, listed):
                     term = Term(text, " ".join(tokens), tokens, agency, component, distinctive)
                     held = terms.get(term.key)
                     if held is not None and held.agency.id != agency.id:
@@ -487,16 +574,62 @@ def build_registry(
             for domain in part.get("email_domains", ()):
                 claim(domains, domain.lower(), Listing(agency, component, domain), "e-mail domain")
     friends = {
-        " ".join(tokens_of(term)): FalseFriend(
+        " ".join(listed.get(t, t) for t in tokens_of(term)): FalseFriend(
             _followed_by(rule.get("followed_by", ())), _preceded_by(rule.get("preceded_by", ()))
         )
         for term, rule in merged["false_friends"].items()
     }
-    return AgencyRegistry(agencies, terms.values(), types, phones, domains, friends, sources)
+    spellings = _slips(terms.values())
+    spellings.update(listed)  # listed beats guessed
+    return AgencyRegistry(
+        agencies, terms.values(), types, phones, domains, friends, sources, spellings
+    )
 
 
-def _spellings(text: str) -> Iterator[tuple[str, ...]]:
-    tokens = tokens_of(text)
+# Words whose one-letter slips are real words or names, so they are never guessed.
+_NO_SLIPS: Final = frozenset({"CUSTOMS", "SERVICES", "SERVICE", "OPERATIONS", "OFFICERS"})
+_VOWELS: Final = "AEIOU"
+
+
+def _slips(terms: Iterable[Term]) -> dict[str, str]:
+    """One-letter slips of the long words in names that may be flagged or reviewed:
+    a letter dropped ("IMIGRATION", "HOMELND"), two swapped ("IMMIGRATOIN") or a
+    vowel typed for another ("IMMAGRATION"). Never the first letter, never a word
+    that is itself in a name, and a slip two words share is dropped."""
+    words = {t for term in terms for t in term.tokens}
+    long_words = {
+        t
+        for term in terms
+        if term.agency.kind != "other"
+        for t in term.tokens
+        if len(t) >= 7 and t.isalpha() and t not in _NO_SLIPS
+    }
+    found: dict[str, str] = {}
+    clash: set[str] = set()
+    for word in sorted(long_words):
+        for slip in _one_letter_slips(word):
+            if slip in words or slip == word:
+                continue
+            if found.get(slip, word) != word:
+                clash.add(slip)
+            found[slip] = word
+    return {k: v for k, v in found.items() if k not in clash}
+
+
+def _one_letter_slips(word: str) -> Iterator[str]:
+    for i in range(1, len(word)):
+        yield word[:i] + word[i + 1 :]
+        if i + 1 < len(word):
+            yield word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+        if word[i] in _VOWELS:
+            for v in _VOWELS:
+                if v != word[i]:
+                    yield word[:i] + v + word[i + 1 :]
+
+
+def _written(text: str, listed: Mapping[str, str]) -> Iterator[tuple[str, ...]]:
+    """The token sequences a registry term stands for, each word in its listed form."""
+    tokens = tuple(listed.get(t, t) for t in tokens_of(text))
     if not tokens:
         return
     yield tokens

@@ -29,12 +29,21 @@ calls that name no agency leave after one regex search.
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 from typing import Final
 
 from schemas.events import CallReceived, CallUpdated
 from streams import originator_cues as cues
-from streams.agency_registry import Agency, AgencyRegistry, Listing, Mention, normalise_phone
+from streams.agency_registry import (
+    Agency,
+    AgencyRegistry,
+    Listing,
+    Mention,
+    email_domain,
+    fold,
+    normalise_phone,
+)
 
 POSITIVE_AT: Final = 0.8
 REVIEW_AT: Final = 0.4
@@ -58,6 +67,9 @@ W_MENTION_NAME: Final = 0.45  # narrative names it, nothing says who is calling
 W_MENTION_SHORT: Final = 0.3  # a bare "ICE": too often not the agency
 W_MENTION_GENERIC: Final = 0.2  # a bare "immigration", "federal agency"
 W_NARRATIVE_PHONE: Final = 0.6  # a registered number written in the narrative
+# A caller known only as federal or DHS, doing immigration work ("SERVING IMMIGRATION
+# WARRANT"): with the caller's own 0.5-0.6 it adds up past POSITIVE_AT.
+W_IMMIGRATION_WORK: Final = 0.7
 # Wording that fits several agencies can never flag a call by itself.
 CAP_AMBIGUOUS: Final = 0.6
 CAP_AMBIGUOUS_GENERIC: Final = 0.5
@@ -81,14 +93,29 @@ class OriginatorSignals:
     call_type: str | None = None  # read like narrative: "ASSIST ICE" is a call type too
 
 
+_PHONE_SIGNALS: Final = frozenset(
+    {"phone", "callback_number", "narrative_phone", "call_type_phone"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     signal: str  # which input: agency_type, phone, stated_agency, narrative, ...
     matched: str  # the text or value that matched
     detail: str  # what it was taken to mean, and its weight
+    weight: float = 0.0  # how far it moved the decision; 0 for a mention ruled out
+    means: str = ""  # the agency it points to, e.g. "ICE ERO"; "" when ruled out
 
     def line(self) -> str:
         return f"{self.signal}: {self.matched!r}: {self.detail}"
+
+    def cue(self) -> str:
+        """The short form calls and alerts carry, e.g. ``stated_agency:U.S. BORDER PATROL``.
+        A number becomes what it is registered to: the redaction of indexed documents
+        would blank the digits, leaving ``phone:`` saying nothing."""
+        if self.signal in _PHONE_SIGNALS and self.means:
+            return f"{self.signal}:registered to {self.means}"
+        return f"{self.signal}:{self.matched}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +124,17 @@ class OriginatorDecision:
     agency: str | None  # canonical id: ICE, CBP, USCIS; None if unknown or not one
     confidence: float  # 0..1 that the originator is a federal immigration agency
     review: bool  # undecided: a person should look (immigration_agency is then False)
+    # The cues that counted, each once, strongest first.
     evidence: tuple[Evidence, ...]
     component: str | None = None  # ERO, HSI, USBP, OFO, ... when known
+    # Mentions read and set aside, with why: "BLACK ICE", "neighbor says ICE took ...".
+    ruled_out: tuple[Evidence, ...] = ()
 
     def evidence_lines(self) -> tuple[str, ...]:
-        return tuple(e.line() for e in self.evidence)
+        return tuple(e.line() for e in (*self.evidence, *self.ruled_out))
+
+    def cues(self) -> tuple[str, ...]:
+        return tuple(e.cue() for e in self.evidence)
 
 
 NOTHING: Final = OriginatorDecision(False, None, 0.0, False, ())
@@ -143,7 +176,8 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
     if signals.email:
         hit = registry.by_email(signals.email)
         if hit is not None:
-            tally.listed("email_domain", signals.email, hit, W_EMAIL)
+            # the domain, not the address: it is what matched, and no personal data
+            tally.listed("email_domain", email_domain(signals.email) or "", hit, W_EMAIL)
     if signals.caller_agency:
         _read_stated_agency(signals.caller_agency, registry, tally)
     if signals.caller_name:
@@ -154,15 +188,17 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
         _read_narrative(signals.narrative, registry, tally, "narrative")
     if tally.own and signals.caller_name and not (signals.caller_agency or "").strip():
         _agent_speaks_for(signals.caller_name, tally)
-    return tally.decide() if tally.evidence else NOTHING
+    if tally.ambiguous and not tally.doubted:
+        _immigration_work(signals, registry, tally)
+    return tally.decide() if tally.evidence or tally.ruled_out else NOTHING
 
 
 # ----------------------------------------------------------------- structured
 
 
 def _read_stated_agency(text: str, registry: AgencyRegistry, tally: _Tally) -> None:
-    upper = text.upper()
-    if registry.any_trigger is None or registry.any_trigger.search(upper) is None:
+    upper = fold(text.upper())
+    if not registry.names_any(upper):
         return
     for mention in registry.mentions(upper):
         if not _false_friend(upper, mention, registry, tally, "stated_agency"):
@@ -170,8 +206,8 @@ def _read_stated_agency(text: str, registry: AgencyRegistry, tally: _Tally) -> N
 
 
 def _read_caller_name(text: str, registry: AgencyRegistry, tally: _Tally) -> None:
-    upper = text.upper()
-    if registry.any_trigger is None or registry.any_trigger.search(upper) is None:
+    upper = fold(text.upper())
+    if not registry.names_any(upper):
         return
     for mention in registry.mentions(upper):
         if _false_friend(upper, mention, registry, tally, "caller_name"):
@@ -188,6 +224,40 @@ def _read_caller_name(text: str, registry: AgencyRegistry, tally: _Tally) -> Non
             tally.mentioned(
                 "caller_name", mention, upper, W_NAME_SURNAME, "reads as part of a personal name"
             )
+
+
+def _immigration_work(signals: OriginatorSignals, registry: AgencyRegistry, tally: _Tally) -> None:
+    """A caller who is only "a federal agent", "DHS" or "Homeland Security" (from any
+    signal, without doubt on it), doing immigration work in the narrative ("SERVING
+    IMMIGRATION WARRANT", "FINAL ORDER OF REMOVAL", "DEPORTATION ARREST"): an immigration
+    agency is calling, which one unknown. DHS on an HSI-type case ("HUMAN TRAFFICKING
+    OP") is HSI. Another agency named outright settles it the other way."""
+    if any(a.kind == "other" for a in tally.named) or tally.other_structured > 0.0:
+        return
+    caller = max((w for w, _ in tally.ambiguous), default=0.0)
+    if caller < W_DISPUTED:
+        return
+    for text in (signals.narrative, signals.call_type):
+        if not text:
+            continue
+        upper = fold(text.upper())
+        work = cues.IMMIGRATION_WORK.search(upper)
+        if work is not None:
+            generic = registry.agencies.get("IMMIGRATION")
+            if generic is not None:
+                detail = "immigration work, done by the federal caller"
+                tally.add("narrative", generic, None, W_IMMIGRATION_WORK, work.group(), detail)
+            return
+        hsi_case = cues.HSI_WORK.search(upper)
+        ice = registry.agencies.get("ICE")
+        if (
+            hsi_case is not None
+            and ice is not None
+            and any(a.id == "DHS" for _, a in tally.ambiguous)
+        ):
+            detail = "an HSI case, worked by the DHS caller"
+            tally.add("narrative", ice, "HSI", W_IMMIGRATION_WORK, hsi_case.group(), detail)
+            return
 
 
 def _agent_speaks_for(name: str, tally: _Tally) -> None:
@@ -224,14 +294,13 @@ def _annotates(upper: str, mention: Mention) -> bool:
 
 
 def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: str) -> None:
-    upper = text.upper()
+    upper = fold(text.upper())
     for m in cues.PHONE_IN_TEXT.finditer(upper):
         digits = normalise_phone(m.group())
         hit = registry.by_phone_digits(digits) if digits else None
         if hit is not None:
             tally.listed(f"{signal}_phone", m.group(), hit, W_NARRATIVE_PHONE)
-    trigger = registry.trigger
-    named = trigger is not None and trigger.search(upper) is not None
+    named = registry.names_flaggable(upper)
     agent_word = "AGENT" in upper or "AGT" in upper
     if not named and not agent_word:
         return
@@ -242,8 +311,8 @@ def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: 
                 _judge_mention(upper, mention, breaks, tally, signal)
     unnamed = registry.unnamed_federal
     if agent_word and unnamed is not None:
-        for m in cues.GENERIC_AGENT.finditer(upper):
-            _judge_generic_agent(upper, m.start(), m.end(), breaks, unnamed, tally, signal)
+        for start, end in cues.generic_agents(upper):
+            _judge_generic_agent(upper, start, end, breaks, unnamed, tally, signal)
 
 
 def _clause(breaks: list[int], start: int, end: int, length: int) -> tuple[int, int]:
@@ -261,15 +330,23 @@ def _judge_mention(
     start, end = mention.start, mention.end
     lo, hi = _clause(breaks, start, end, len(upper))
     near = max(lo, start - 160)
-    if cues.THIRD_PARTY.search(upper, near, start) or cues.REPORTED_BY_OTHER.search(
-        upper, near, start
+    if (
+        cues.THIRD_PARTY.search(upper, near, start)
+        or cues.REPORTED_BY_OTHER.search(upper, near, start)
+        or cues.BELIEF.search(upper, near, start)
     ):
         tally.discounted(signal, mention, upper, lo, hi, "someone else is talking about it")
+        return
+    kin = cues.KIN.search(upper, lo, start)
+    if kin is not None:
+        tally.discounted(signal, mention, upper, lo, hi, f"a relative's ({kin.group()})")
         return
     if cues.OBJECT_OF.search(upper, near, start):
         tally.discounted(signal, mention, upper, lo, hi, "it is what the text is about")
         return
-    after = cues.IDENTITY_AFTER.match(upper, end, hi)
+    after = cues.IDENTITY_AFTER.match(upper, end, hi) or cues.titled_name_acts(
+        upper, start, end, hi
+    )
     if cues.REPORTED_BY_CALLER.search(upper, near, start):
         if after is not None:
             tally.mentioned(
@@ -283,28 +360,38 @@ def _judge_mention(
         else:
             tally.discounted(signal, mention, upper, lo, hi, "the caller reports it")
         return
-    if after is not None or cues.IDENTITY_BEFORE.search(upper, near, start):
-        if cues.IMPERSONATION.search(upper, lo, hi):
-            tally.mentioned(
-                signal,
-                mention,
-                upper,
-                W_DISPUTED,
-                "says it is calling, with doubt on it",
-                upper[lo:hi],
-            )
-        else:
-            tally.mentioned(signal, mention, upper, W_IDENTITY, "the caller is", upper[lo:hi])
+    subject = cues.SUBJECT_LEAD.fullmatch(upper, lo, start) is not None
+    before = cues.IDENTITY_BEFORE.search(upper, near, start)
+    if after is not None and before is None and not subject:
+        # "... ASKING ABOUT LMPD POLICY ON IMMIGRATION REQUESTS": a verb after a name in
+        # mid-clause, with a civilian's words before it, is not the agency speaking.
+        doubt = cues.CIVILIAN_CONTEXT.search(upper, lo, start)
+        if doubt is not None:
+            tally.discounted(signal, mention, upper, lo, hi, f"civilian context ({doubt.group()})")
+            return
+    if after is not None or before is not None:
+        _identity(upper, mention, lo, hi, tally, signal, W_IDENTITY, "the caller is")
         return
-    doubt = cues.IMPERSONATION.search(upper, lo, hi) or cues.CIVILIAN_CONTEXT.search(upper, lo, hi)
+    # around the name, not in it: "DEPORTATION OFFICER" is no civilian's deportation
+    doubt = (
+        cues.IMPERSONATION.search(upper, lo, hi)
+        or cues.CIVILIAN_CONTEXT.search(upper, lo, start)
+        or cues.CIVILIAN_CONTEXT.search(upper, end, hi)
+        or cues.OFF_DUTY.search(upper, lo, hi)
+    )
     if doubt is not None:
         tally.discounted(signal, mention, upper, lo, hi, f"civilian context ({doubt.group()})")
         return
     titled = cues.titled(upper, end)
-    if (titled or mention.term.distinctive) and cues.LATER_REQUEST.search(upper, end, hi):
-        tally.mentioned(
-            signal, mention, upper, W_IDENTITY_LATER, "the caller is (asks later)", upper[lo:hi]
+    if (titled or mention.term.distinctive or subject) and cues.LATER_REQUEST.search(
+        upper, end, hi
+    ):
+        why = (
+            "the caller is (asks later)"
+            if not subject
+            else "the caller is (the clause's subject, asks)"
         )
+        _identity(upper, mention, lo, hi, tally, signal, W_IDENTITY_LATER, why)
         return
     agency = mention.term.agency
     if agency.kind == "immigration" and cues.speaks_for(upper, start, end, lo, hi):
@@ -318,6 +405,44 @@ def _judge_mention(
     tally.mentioned(signal, mention, upper, weight, "mentioned; nothing says who is calling")
 
 
+def _identity(
+    upper: str,
+    mention: Mention,
+    lo: int,
+    hi: int,
+    tally: _Tally,
+    signal: str,
+    weight: float,
+    why: str,
+) -> None:
+    """The text says the caller is the agency; what else it says may undo that: a scam
+    or a prank anywhere in it, an employee off duty; or leave it to a person: a claim
+    nobody could check, an employee's own home or car."""
+    fake, claimed = tally.doubts(upper)
+    if fake is not None:
+        tally.discounted(signal, mention, upper, lo, hi, f"not real ({fake.group()})")
+        return
+    off = cues.OFF_DUTY.search(upper, lo, hi)
+    if off is not None:
+        tally.discounted(
+            signal, mention, upper, lo, hi, f"an employee calling for themselves ({off.group()})"
+        )
+        return
+    doubt = claimed or cues.OWN_LIFE.search(upper, lo, hi)
+    if doubt is not None:
+        tally.doubted = True
+        tally.mentioned(
+            signal,
+            mention,
+            upper,
+            W_DISPUTED,
+            f"says it is calling, with doubt on it ({doubt.group()})",
+            upper[lo:hi],
+        )
+        return
+    tally.mentioned(signal, mention, upper, weight, why, upper[lo:hi])
+
+
 def _judge_generic_agent(
     upper: str, start: int, end: int, breaks: list[int], federal: Agency, tally: _Tally, signal: str
 ) -> None:
@@ -325,7 +450,10 @@ def _judge_generic_agent(
     if cues.THIRD_PARTY.search(upper, max(lo, start - 160), end):
         return
     matched = upper[start:end].strip()
-    doubt = cues.IMPERSONATION.search(upper, lo, hi)
+    fake, doubt = tally.doubts(upper)
+    if fake is not None or cues.OFF_DUTY.search(upper, lo, hi):
+        return
+    tally.doubted = tally.doubted or doubt is not None
     detail = "an agent, no agency named" + (" (with doubt on it)" if doubt else "")
     tally.add(signal, federal, None, W_DISPUTED, matched, detail)
 
@@ -336,7 +464,7 @@ def _false_friend(
     words = registry.false_friend(upper, mention)
     if words is None:
         return False
-    tally.evidence.append(
+    tally.ruled_out.append(
         Evidence(signal, words, f"not {mention.term.agency.id}: {words!r} means something else")
     )
     return True
@@ -348,10 +476,23 @@ def _false_friend(
 class _Tally:
     """The evidence for one call, and the decision it adds up to."""
 
-    __slots__ = ("ambiguous", "evidence", "immigration", "named", "other_structured", "own")
+    __slots__ = (
+        "_doubts",
+        "ambiguous",
+        "doubted",
+        "evidence",
+        "immigration",
+        "named",
+        "other_structured",
+        "own",
+        "ruled_out",
+    )
 
     def __init__(self) -> None:
-        self.evidence: list[Evidence] = []
+        self.evidence: list[Evidence] = []  # cues that counted
+        self.ruled_out: list[Evidence] = []  # mentions read and set aside
+        self.doubted = False  # the text casts doubt on who the caller says they are
+        self._doubts: dict[str, tuple[re.Match[str] | None, re.Match[str] | None]] = {}
         # signal -> agency -> (weight, component)
         self.immigration: dict[str, dict[Agency, tuple[float, str | None]]] = {}
         self.ambiguous: list[tuple[float, Agency]] = []
@@ -359,6 +500,15 @@ class _Tally:
         self.other_structured = 0.0  # a system says the caller is some other agency
         # agencies the narrative writes as the caller's own, should the caller be an agent
         self.own: list[tuple[Agency, str | None, str]] = []
+
+    def doubts(self, upper: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
+        """What a whole text says against an identity in it: (a fake, a doubt), each
+        searched once per text however many mentions it has."""
+        held = self._doubts.get(upper)
+        if held is None:
+            held = (cues.FAKE.search(upper), cues.IMPERSONATION.search(upper))
+            self._doubts[upper] = held
+        return held
 
     def listed(self, signal: str, value: str, hit: Listing, weight: float) -> None:
         what = hit.agency.id if hit.component is None else f"{hit.agency.id} {hit.component}"
@@ -381,7 +531,7 @@ class _Tally:
     def discounted(
         self, signal: str, mention: Mention, upper: str, lo: int, hi: int, why: str
     ) -> None:
-        self.evidence.append(
+        self.ruled_out.append(
             Evidence(
                 signal,
                 upper[lo:hi].strip(),
@@ -405,7 +555,10 @@ class _Tally:
             detail = f"{detail}: {agency.name} is never flagged"
             if signal in _STRUCTURED:
                 self.other_structured = max(self.other_structured, weight)
-        self.evidence.append(Evidence(signal, matched, f"{detail} (weight {weight:.2f})"))
+        means = agency.id if component is None else f"{agency.id} {component}"
+        self.evidence.append(
+            Evidence(signal, matched, f"{detail} (weight {weight:.2f})", weight, means)
+        )
         if weight >= W_IDENTITY_LATER and not agency.generic:
             self.named.append(agency)
         if kind == "immigration":
@@ -432,7 +585,7 @@ class _Tally:
                     components[key] = (weight, part)
         ambiguous = max((w for w, a in self.ambiguous if not self._settled(a)), default=0.0)
         confidence = 1.0 - doubt_free * (1.0 - ambiguous)
-        evidence = self.evidence
+        evidence = _strongest_once(self.evidence)
         if self.other_structured >= POSITIVE_AT and confidence >= REVIEW_AT:
             confidence = min(confidence, POSITIVE_AT - 0.01)
             evidence.append(
@@ -446,7 +599,13 @@ class _Tally:
             agency = max(per_agency, key=per_agency.__getitem__)
             component = components.get(agency, (0.0, None))[1]
         return OriginatorDecision(
-            positive, agency, round(confidence, 3), review, tuple(evidence), component
+            positive,
+            agency,
+            round(confidence, 3),
+            review,
+            tuple(evidence),
+            component,
+            tuple(_strongest_once(self.ruled_out)),
         )
 
     def _settled(self, ambiguous: Agency) -> bool:
@@ -454,3 +613,16 @@ class _Tally:
         if ambiguous.generic:
             return bool(self.named)
         return any(a.parent == ambiguous.id and a.kind == "other" for a in self.named)
+
+
+def _strongest_once(found: list[Evidence]) -> list[Evidence]:
+    """Each cue once (a signal and the text it matched), strongest first: the same
+    "ICE" read twice in one narrative is one piece of evidence, at its best reading."""
+    seen: set[tuple[str, str]] = set()
+    kept: list[Evidence] = []
+    for e in sorted(found, key=lambda e: -e.weight):
+        key = (e.signal, e.matched)
+        if key not in seen:
+            seen.add(key)
+            kept.append(e)
+    return kept

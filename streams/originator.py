@@ -21,7 +21,7 @@ def make_classifier(registry_file: Path | None = None) -> Classifier:
             agency=decision.agency,
             confidence=round(decision.confidence, 3),
             review=decision.review,
-            evidence=tuple(f"{e.signal}:{e.matched}" for e in decision.evidence),
+            evidence=decision.cues(),
         )
 
     return classify

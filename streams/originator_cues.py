@@ -22,6 +22,7 @@ All patterns run on upper-cased text, compiled once. "Before" patterns end in
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Final
 
 # Who an agency caller is: "SA", "AGENT", "DEPORTATION OFFICER", "DUTY DESK", ...
@@ -30,7 +31,10 @@ TITLE: Final = (
     r"|DEPORTATION\s+OFFICERS?|SDDO|DO|OFFICERS?|OFCS?|OFFS?|SUPERVISORS?|SUPVS?|SGT"
     r"|INVESTIGATORS?|INSPECTORS?|TFOS?|TASK\s+FORCE(?:\s+OFFICERS?)?|TEAMS?|UNITS?"
     r"|OFFICE|DESK|DUTY\s+(?:AGENT|OFFICER|DESK)|PERSONNEL|EMPLOYEES?|REPS?"
-    r"|REPRESENTATIVES?|ANALYSTS?|FIELD\s+OFFICE|COMMAND\s+CENTER|OPS\s+CENTER)"
+    r"|REPRESENTATIVES?|ANALYSTS?|FIELD\s+OFFICE|COMMAND\s+CENTER|OPS\s+CENTER"
+    r"|FRONT\s+DESK|SAC(?:\s+OFFICE)?|DUTY\s+OFFICE|SECURITY"
+    # Spanish: "AGENTE DE ICE", "OFICIAL DE LA PATRULLA FRONTERIZA", "OFICINA DE USCIS"
+    r"|AGENTES?(?:\s+ESPECIAL(?:ES)?|\s+FEDERAL(?:ES)?)?|OFICIAL(?:ES)?|OFICINA|SUPERVISORA?)"
 )
 _TITLE_RE: Final = re.compile(rf"[ \t/\-,:]*{TITLE}\b")
 
@@ -50,12 +54,16 @@ _VERB: Final = (
     r"|(?:IS|ARE)\s+(?:REQ\w*|ASKING|CALLING|HOLDING|ON\s+(?:THE\s+)?(?:LINE|SCENE))"
     r"|HA(?:S|VE)\s+(?:A\s+|AN\s+|ONE\s+|TWO\s+|\d\s+)?(?:SUBJ\w*|SUSPECTS?|MALES?"
     r"|FEMALES?|PRISONERS?|DETAINEES?|TARGETS?|VEH\w*|INFO\w*|WARRANTS?|A\s+WARRANT)"
-    r"|10-?\d{1,2}|CB|CALLBACK|CALL\s+BACK)\b"
+    r"|10-?\d{1,2}|CB|CALLBACK|CALL\s+BACK"
+    # Spanish: what the agent does on the line
+    r"|PIDEN?|SOLICITA\w*|LLAMA\w*|NECESITA\w*|QUIERE\w*|DICEN?|INFORMA\w*|REPORTA\w*"
+    r"|REQUIERE\w*|TIENEN?|HABLA\w*|ESTAN?\s+(?:EN\s+LA\s+LINEA|EN\s+LA\s+ESCENA|SIGUIENDO)"
+    r"|ADVIERTE|AVISA\w*|BUSCA\w*|EN\s+LA\s+LINEA)\b"
 )
 
 # "ICE AGENT SMITH REQ ...", "HSI SA J DOE ON LINE 3", "ICE REQ BACKUP": right after the name.
 IDENTITY_AFTER: Final = re.compile(
-    rf"(?:[ \t/\-,:]*{TITLE}(?:\s+{_NAME_WORD}){{0,2}}?)?[ \t,:\-]*(?:\(\w+\)\s*)?{_VERB}"
+    rf"[)'\"]?(?:[ \t/\-,:]*{TITLE}(?:\s+{_NAME_WORD}){{0,2}}?)?[ \t,:\-]*(?:\(\w+\)\s*)?{_VERB}"
 )
 
 # A request later in the same clause, after "<agency> <title>":
@@ -63,12 +71,13 @@ IDENTITY_AFTER: Final = re.compile(
 LATER_REQUEST: Final = re.compile(
     r"\b(?:REQ\w*|RQST\w*|ASKING\s+(?:FOR|IF\s+LMPD|LMPD|THAT)|COULD\s+USE|NEEDS?\s+(?:ASSIST\w*|BACK\s*UP"
     r"|UNITS?|HELP|OFFICERS?|A\s+CAR|CARS)|WANTS?\s+(?:ASSIST\w*|BACK\s*UP|UNITS?|LMPD|A\s+CAR)"
-    r"|CALL\s+(?:HIM|HER|THEM)\b)"
+    r"|CALL\s+(?:HIM|HER|THEM)\b"
+    r"|PIDEN?\b|SOLICITA\w*|NECESITA\w*|QUIERE\w*\s+QUE|REQUIERE\w*)"
 )
 
 _SPEAKER: Final = r"(?:CALLER|RP|COMPL\w*|CALLING\s+PARTY|REPORTING\s+PARTY|HE|SHE|THEY|I)"
 _SAYS: Final = (
-    r"(?:STATES|SAYS|ADVISES|ADV|ADVISED|STATED|SAID|IDENTIFIES|IDENTIFIED|ID'?D)"
+    r"(?:STATES|SAYS|ADVISES|ADV|ADVISED|STATED|SAID|IDENTIFIES|IDENTIFIED|ID'?D|IDENTS?)"
     r"(?:\s+(?:HIMSELF|HERSELF|THEMSELVES|SELF))?"
 )
 
@@ -84,14 +93,23 @@ IDENTITY_BEFORE: Final = re.compile(
     rf"|(?<![A-Z0-9]){_SPEAKER}\s+(?:{_SAYS}\s+(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+)?)?"
     r"WORKS?\s+(?:FOR|WITH|AT)\s+"
     # "AGENTS WITH", "SA SMITH FROM", "WOMAN FROM", "CALLER W/"
-    rf"|(?<![A-Z0-9]){TITLE}(?:\s+{_NAME_WORD}){{0,2}}?\s+(?:WITH|FROM|W/|OF)\s+"
+    rf"|(?<![A-Z0-9]){TITLE}(?:\s+{_NAME_WORD}){{0,2}}?\s+(?:WITH|FROM|W/|OF|DE|DEL|DE\s+LA)\s+"
+    # "AGENT AT ICE OFFICE ADV ..." (not "REQ UNIT AT ICE OFFICE": a place)
+    r"|(?<![A-Z0-9])(?:(?:SPECIAL\s+)?AGENTS?|AGTS?|SA|OFFICERS?)\s+AT\s+"
+    # "AGENT SMITH (ICE) REQ", "RP (ICE) ADV", "SA MARTINEZ (HSI) LLAMA"
+    rf"|(?<![A-Z0-9])(?:{TITLE}(?:\s+{_NAME_WORD}){{0,2}}?|CALLER|RP)\s*[(\[]\s*"
+    # Spanish: "CALLER ES AGENTE DE HSI", "DICE QUE ES DE ICE", "LLAMAN DE ICE"
+    r"|(?<![A-Z0-9])(?:CALLER|RP|LLAMANTE|EL|ELLA|QUIEN\s+LLAMA)\s+(?:DICE\s+QUE\s+)?"
+    r"(?:ES|SON|SOY)\s+(?:UNA?\s+)?(?:(?:AGENTE|OFICIAL)(?:\s+FEDERAL)?\s+)?(?:DE\s+(?:LA\s+)?|DEL\s+)?"
+    r"|(?<![A-Z0-9])(?:LLAMAN?|HABLAN?)\s+(?:DE|DESDE)\s+(?:LA\s+)?"
     r"|(?<![A-Z0-9])(?:WOMAN|MAN|FEMALE|MALE|SOMEONE|PARTY|CALLER|RP)\s+(?:WITH|FROM|W/)\s+"
     # dispatch's own shorthand: "ASSIST ICE", "MEET OTHER AGENCY - ICE", "CALL FROM CBP"
     r"|(?<![A-Z0-9])(?:ASSIST|ASST|ASSISTANCE\s+(?:TO|FOR)|MEET(?:\s+WITH)?|BACK\s*UP\s+FOR"
     r"|REQ(?:UEST)?(?:ED)?\s+BY|RQSTD\s+BY|CALL(?:\s+IN)?\s+FROM|CALLED\s+BY|(?:PHONE\s+)?CALL\s+FROM"
+    r"|REQ(?:UEST)?S?\s+FROM|RQST\s+FROM|TRANSFER\w*\s+FROM|LLAMADA\s+DE|DE\s+PARTE\s+DE"
     r"|ON\s+BEHALF\s+OF|LINE\s+\d+\s*[-:]?|CB\s+TO|CALLBACK\s+TO|CALL\s+BACK\s+TO)\s+"
     r"(?:(?:THE\s+)?(?:FEDERAL|FED|OTHER|OUTSIDE)?\s*AGENCY\s*[-/:,]?\s*)?"
-    r")(?:THE\s+)?(?:US\s+|U\.S\.\s+)?$"
+    r")['\"]?\s*(?:THE\s+)?(?:US\s+|U\.S\.\s+)?$"
 )
 
 # A civilian reporting *about* the agency: it comes straight after their verb.
@@ -116,7 +134,12 @@ REPORTED_BY_OTHER: Final = re.compile(
 OBJECT_OF: Final = re.compile(
     r"(?<![A-Z0-9])(?:(?:TAKEN|TOOK|DETAINED|ARRESTED|PICKED\s+UP|DEPORTED|HELD|QUESTIONED"
     r"|STOPPED|RAIDED|HARASSED|THREATENED|VISITED|HUNTED|TARGETED|WANTED)\s+BY"
-    r"|(?:REPORT\w*|TURN\w*(?:\s+\w+)?\s+IN|SNITCH\w*|REFER\w*)(?:\s+(?:HIM|HER|THEM|ME|US))?\s+TO"
+    r"|(?:REPORT\w*|TURN\w*(?:\s+\w+)?\s+IN|SNITCH\w*|REFER\w*)(?:\s+[A-Z'/]+){0,3}?\s+TO"
+    # Spanish: "REPORTAR A SU VECINO A", "LLAMAR A", "MIEDO DE", "DETENIDO POR"
+    r"|(?:REPORTAR\w*|DENUNCIAR\w*|ACUSAR\w*)(?:\s+[A-Z]+){0,3}?\s+(?:A|CON)"
+    r"|(?:LLAMAR|LLAMO|LLAMARA|LLAME)\s+A|MIEDO\s+(?:DE|A)|TEME\w*\s+(?:A|DE)|HUYENDO\s+DE"
+    r"|(?:DETENID|ARRESTAD|LLEVAD|DEPORTAD)[OA]S?\s+POR|SE\s+(?:LO|LA|LOS)\s+LLEVO"
+    r"|POLICY\s+(?:ON|ABOUT|REGARDING|FOR)|QUESTIONS?\s+(?:ON|ABOUT|REGARDING)"
     r"|(?:AFRAID|SCARED|FEAR\w*|TERRIFIED|WARY|CONCERNED|WORRIED)\s+(?:OF|ABOUT)"
     r"|ABOUT|AGAINST|ABOLISH|CALL(?:ED|S|ING)?|WILL\s+CALL|TO\s+CALL|CONTACT(?:ED|ING)?|NOTIFY"
     r"|NOTIFIED|HIDING\s+FROM|RUNNING\s+FROM|RAN\s+FROM|FLED\s+FROM"
@@ -129,12 +152,16 @@ OBJECT_OF: Final = re.compile(
 # mentioning the agency: "CALLER REPORTS MAN AT DOOR SAYING HE IS WITH ICE".
 THIRD_PARTY: Final = re.compile(
     r"(?<![A-Z0-9])(?:CALLER|RP|COMPL\w*|NEIGHBOR\w*|WITNESS\w*|OFC|OFCR|OFFICER|UNIT|SGT|DET"
-    r"|DEPUTY|LMDC|JAIL)\s+(?:IS\s+)?"
-    r"(?:REPORT\w*|STATES|SAYS|ADV\w*|SEES|SAW|OBSERVED|COMPLAIN\w*)\s+(?:OF\s+)?(?:THAT\s+)?"
+    r"|DEPUTY|LMDC|JAIL|FEMALE|MALE|WOMAN|MAN|RESIDENT|TENANT|MOTHER|FATHER|MOM|DAD|WIFE"
+    r"|HUSBAND|TEACHER|PRINCIPAL|MANAGER|MGR|EMPLOYEE|CLERK|PASTOR|SENORA|SENOR|MUJER|HOMBRE"
+    r"|VECIN[OA]|LLAMANTE)\s+(?:IS\s+)?"
+    r"(?:REPORT\w*|STATES|SAYS|ADV\w*|SEES|SAW|OBSERVED|COMPLAIN\w*|DICE|VIO|VE)\s+"
+    r"(?:OF\s+)?(?:THAT\s+|QUE\s+)?"
     r"(?:THERE\s+(?:IS|ARE|WAS|WERE)\s+)?(?:AN?\s+|TWO\s+|\d\s+|SEVERAL\s+|SOME\s+)?"
     r"(?:UNK\w*\s+|SUSP\w*\s+|STRANGE\s+|W/M\s+|B/M\s+|H/M\s+)?"
     r"(?:MAN|MEN|MALES?|FEMALES?|WOMAN|WOMEN|SUBJ\w*|SOMEONE|PEOPLE|PERSONS?|GUYS?"
-    r"|INDIVIDUALS?|PARTY|PARTIES|CALLERS?|VEH\w*|CAR|TRUCK|VAN)\b"
+    r"|INDIVIDUALS?|PARTY|PARTIES|CALLERS?|VEH\w*|CAR|TRUCK|VAN|AGENTS?|OFFICERS?|UNITS"
+    r"|AGENTES|OFICIALES|HOMBRES?)\b"
     # ("MALE CALLER SAYS HE IS WITH ICE" is the caller, not a third party)
     r"|(?<![A-Z0-9])(?:MAN|MEN|MALES?|FEMALES?|WOMAN|WOMEN|SUBJ\w*|SOMEONE|PEOPLE|PERSONS?"
     r"|GUYS?|INDIVIDUALS?)\b(?!\s+(?:CALLER|RP|COMPL))[^;.!?\n|]{0,60}?\b(?:SAYING|SAID"
@@ -148,7 +175,51 @@ IMPERSONATION: Final = re.compile(
     r"\b(?:CLAIM(?:S|ED|ING)?|IMPERSONAT\w*|POS(?:ING|ED|ES|E)\s+AS|PRETEND\w*|FAKE|FALSE(?:LY)?"
     r"|BOGUS|SCAM\w*|FRAUD\w*|DEMAND\w*\s+(?:MONEY|PAYMENT|CASH|GIFT|BITCOIN|PAY)|GIFT\s*CARDS?"
     r"|EXTORT\w*|WIRE\s+MONEY|(?:COULD|CAN)\s*(?:NOT|N'?T)\s+VERIFY|UNABLE\s+TO\s+VERIFY"
-    r"|UNVERIFIED|NOT\s+(?:A\s+)?REAL)\b"
+    r"|UNVERIFIED|NOT\s+(?:A\s+)?REAL|PRANK\w*|NOT\s+AN?\s+(?:AGENT|OFFICER)|HOAX"
+    r"|ESTAFA\w*|FALS[OA]S?|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR|FRAUDE|DICE\s+SER|DIJO\s+SER"
+    r"|SOUNDED\s+(?:LIKE\s+)?(?:AN?\s+)?(?:JUV\w*|KID|CHILD|YOUNG|INTOX\w*|DRUNK|IMPAIRED)"
+    r"|WOULD\s+NOT\s+GIVE\s+(?:A\s+|HIS\s+|HER\s+)?NAME|HUNG\s+UP)\b"
+)
+
+# The part of that doubt that settles it: not the agency at all ("SCAM", "PRANK - NOT
+# AN AGENT"). The rest ("CLAIMS", "UNABLE TO VERIFY", "SOUNDED JUVENILE") asks for review.
+FAKE: Final = re.compile(
+    r"\b(?:IMPERSONAT\w*|POS(?:ING|ED|ES|E)\s+AS|PRETEND\w*|FAKE|BOGUS|SCAM\w*|FRAUD\w*"
+    r"|PRANK\w*|HOAX|NOT\s+AN?\s+(?:AGENT|OFFICER)|NOT\s+(?:A\s+)?REAL|EXTORT\w*|GIFT\s*CARDS?"
+    r"|DEMAND\w*\s+(?:MONEY|PAYMENT|CASH|GIFT|BITCOIN|PAY)|WIRE\s+MONEY|ESTAFA\w*|FALS[OA]S?"
+    r"|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR|FRAUDE)\b"
+)
+
+# An agency's employee calling for themselves, not for the agency: off duty, retired,
+# a former agent. Settles it: not the agency calling.
+OFF_DUTY: Final = re.compile(
+    r"\b(?:OFF[\s-]?DUTY|DAY\s+OFF|RETIRED|FORMER|EX[\s-](?:AGENT|ICE|CBP|HSI|BORDER|FED\w*)"
+    r"|ON\s+VACATION|ON\s+LEAVE|PERSONAL\s+(?:MATTER|CAPACITY|ISSUE|BUSINESS)"
+    r"|FUERA\s+DE\s+SERVICIO|DE\s+DESCANSO|JUBILAD[OA]|RETIRAD[OA]|EX\s+AGENTE)\b"
+)
+
+# An employee's own life around the call, duty unclear: a person should look.
+OWN_LIFE: Final = re.compile(
+    r"\b(?:(?:HIS|HER|MY|THEIR)\s+(?:OWN\s+)?(?:HOUSE|HOME|APT|APARTMENT|DRIVEWAY|YARD|RESIDENCE"
+    r"|NEIGHBOR\w*|KIDS?|CHILD\w*|DOG)|WAY\s+HOME|AT\s+HOME|HOME\s+FROM\s+WORK"
+    r"|FOLLOWED\s+HOME|NEXT\s+DOOR|SU\s+CASA|MI\s+CASA)\b"
+)
+
+# "SHE THINKS HE IS IMMIGRATION": someone's belief about a third person, not who calls.
+BELIEF: Final = re.compile(
+    r"(?<![A-Z0-9])(?:THINKS?|BELIEVES?|SUSPECTS?|FEARS?|GUESS\w*|ASSUMES?|CREE|PIENSA)\s+"
+    r"(?:THAT\s+|QUE\s+)?(?:HE|SHE|THEY|IT|THEM|ES|SON)\b[^;.!?\n|]{0,30}$"
+)
+
+# Immigration work written around a caller who named only "federal agent", "DHS"
+# or "Homeland Security": it is an immigration agency calling, which one unknown.
+IMMIGRATION_WORK: Final = re.compile(
+    r"\b(?:IMMIGRATION\s+(?:OPERATION|OP|OPS|WARRANT|ARREST|DETAINER|TARGET|CASE|SWEEP"
+    r"|ENFORCEMENT|VIOLATOR|FUGITIVE)S?"
+    r"|(?:ADMIN\w*\s+)?(?:REMOVAL|DEPORTATION)\s+(?:WARRANT|ORDER|ARREST|OPERATION|OP|OPS|CASE"
+    r"|TARGET)S?|(?:FINAL\s+)?ORDER\s+OF\s+(?:REMOVAL|DEPORTATION)|I-?(?:200|205|247)"
+    r"|ADMIN\w*\s+WARRANT|(?:ILLEGAL|CRIMINAL|REMOVABLE)\s+ALIENS?|VISA\s+OVERSTAY\w*"
+    r"|ORDEN\s+DE\s+(?:DEPORTACION|REMOCION)|OPERATIVO\s+DE\s+INMIGRACION|LA\s+MIGRA)\b"
 )
 
 # Talk about the agency by people who are not it.
@@ -166,25 +237,92 @@ CIVILIAN_CONTEXT: Final = re.compile(
     r"|WANTS\s+TO\s+KNOW|INQUIR\w*|PROTEST\w*|RALLY|MARCH\w*|DEMONSTRAT\w*|VIGIL"
     r"|DETAINER|NCIC|HIT\s+(?:FOR|ON|RETURNED)|RETURNED\s+(?:AN?\s+)?HIT|WARRANT\s+CHECK"
     r"|RAN\s+(?:SUBJ\w*|PLATE|TAG|NAME|HIM|HER|THEM)|(?:IMMIGRATION|ICE)\s+HOLD|LAWYER|ATTORNEY"
-    r"|NEWS|REPORTER|MEDIA|DRILL|EXERCISE|SEMINAR|CONFERENCE|WEARING|SIGNS?|FLYERS?|GRAFFITI)\b"
+    r"|NEWS|REPORTER|MEDIA|DRILL|EXERCISE|SEMINAR|CONFERENCE|WEARING|SIGNS?|FLYERS?|GRAFFITI"
+    r"|MIEDO|TEME\w*|ASUSTAD[OA]S?|AMENAZ\w*|PREOCUPAD[OA]S?|REDADAS?|RUMORE?S?|ABOGAD[OA]S?|NOTARI[OA]S?"
+    r"|(?:MI|SU|SUS|MIS)\s+(?:CASA|PUERTA|ESPOS[OA]|HIJ[OA]S?|MAMA|PAPA|MADRE|PADRE|HERMAN[OA]S?"
+    r"|FAMILIA|VECIN[OA]S?|TRABAJO|NOVI[OA]|PRIM[OA]S?|TI[OA]S?)"
+    r"|SE\s+LLEVARON|LLEVARON\s+A|(?:FUE|FUERON)\s+(?:DETENID|ARRESTAD|LLEVAD)[OA]S?"
+    # "LA MIGRA ESTA AFUERA": someone reporting it is here, not the agency calling
+    r"|ESTAN?\s+(?:AFUERA|AQUI|ALLI|AHI|EN\s+(?:MI|LA|SU)\s+(?:CASA|PUERTA|CALLE|TRABAJO|EDIFICIO))"
+    r"|LLEGARON|LLEGO)\b"
 )
 
 # "caller says he is an agent" with no agency named: an ambiguous caller. Not
-# "an agent with State Farm", not "an insurance agent".
-GENERIC_AGENT: Final = re.compile(
+# "an agent with State Farm", not "an insurance agent". Found from the word itself
+# (a literal the regex engine finds fast), then the words before and after it.
+_AGENT_WORD: Final = re.compile(r"AG(?:ENTS?|TS?)(?![A-Z0-9])")
+# "CALLER STATES HE IS A FEDERAL AGENT", before the word
+_CALLER_IS: Final = re.compile(
     rf"(?<![A-Z0-9])(?:CALLER|RP|COMPL\w*|CALLING\s+PARTY|REPORTING\s+PARTY)\s+"
     rf"(?:(?:{_SAYS}|CLAIMS|CLAIMED)\s+(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+)?)?"
     r"(?:IS|ARE|WAS|AS|TO\s+BE)\s+(?:AN?\s+)?(?:(?:FEDERAL|FED|SPECIAL|GOVT|GOVERNMENT"
-    r"|LAW\s+ENFORCEMENT)\s+)?AGENTS?\b(?!\s+(?:WITH|FROM|FOR|OF|AT|W/)\b)"
-    # "AGENT JONES ON LINE 2 REQ ..." opening a clause
-    rf"|(?:^|(?<=[;!?\n|])|(?<=[;!?\n|.]\s))\s*(?:\d+\s+)?(?:AGENTS?|AGTS?)"
-    rf"(?:\s+{_NAME_WORD}){{0,2}}?[ \t,:\-]*{_VERB}",
-    re.MULTILINE,
+    r"|LAW\s+ENFORCEMENT)\s+)?$"
 )
+_NOT_WITH: Final = re.compile(r"\s+(?:WITH|FROM|FOR|OF|AT|W/)\b")
+# "AGENT JONES ON LINE 2 REQ ...": the word opens a clause, and the agent acts
+_CLAUSE_OPENS: Final = re.compile(r"(?:^|[;!?\n|]|[;!?\n|.,]\s|CALLER\s['\"])\s*(?:\d+\s+)?$")
+_AGENT_ACTS: Final = re.compile(rf"(?:\s+{_NAME_WORD}){{0,2}}?[ \t,:\-]*{_VERB}")
+
+
+def generic_agents(upper: str) -> Iterator[tuple[int, int]]:
+    """Where ``upper`` says an agent of no named agency is calling: (start, end) spans."""
+    for m in _AGENT_WORD.finditer(upper):
+        start, end = m.start(), m.end()
+        if start and upper[start - 1].isalnum():
+            continue
+        word = m.group()
+        if word.startswith("AGE"):
+            lead = _CALLER_IS.search(upper, max(0, start - 80), start)
+            if lead is not None and _NOT_WITH.match(upper, end) is None:
+                yield lead.start(), end
+                continue
+        if _CLAUSE_OPENS.search(upper, max(0, start - 12), start) is not None:
+            acts = _AGENT_ACTS.match(upper, end)
+            if acts is not None:
+                yield start, acts.end()
+
 
 # Clause boundaries. A full stop ends a clause only after a word, so "U.S. ICE"
 # and "I.C.E." stay whole.
-CLAUSE_BREAK: Final = re.compile(r"[;!?\n|]|(?<=[A-Z0-9]{2})\.(?=\s|$)")
+# Nor after a dispatch abbreviation: "ICE AGT. REQ. ANY CAR" is one clause.
+_ABBREVIATED: Final = (
+    "AGT",
+    "AGTS",
+    "REQ",
+    "OFC",
+    "SGT",
+    "ADV",
+    "VEH",
+    "APT",
+    "GOV",
+    "FED",
+    "DEPT",
+    "ADMIN",
+    "SUBJ",
+    "INV",
+    "OPS",
+    "SEC",
+    "ENF",
+    "ST",
+    "SA",
+    "SSA",
+    "DET",
+    "LT",
+    "CAPT",
+    "DIV",
+    "APPROX",
+    "BLDG",
+    "HWY",
+    "AVE",
+    "RD",
+    "LN",
+)
+# The dot comes first so the regex engine skips ahead to it; the checks on what
+# precedes it run only there.
+CLAUSE_BREAK: Final = re.compile(
+    r"[;!?\n|]|\.(?=\s|$)(?<=[A-Z0-9]{2}\.)"
+    + "".join(f"(?<!(?<![A-Z]){w}\\.)" for w in _ABBREVIATED)
+)
 
 # Phone numbers written in narratives: "CB 502-555-0140", "(502) 555 0140".
 # Starts on a character class, so the regex engine can skip ahead cheaply; a
@@ -245,7 +383,9 @@ KIN: Final = re.compile(
     r"\b(?:HUSBAND|WIFE|SON|DAUGHTER|MOTHER|FATHER|MOM|DAD|BROTHER|SISTER|UNCLE|AUNT|COUSIN"
     r"|BOYFRIEND|GIRLFRIEND|FIANCEE?|NEPHEW|NIECE|GRAND(?:SON|DAUGHTER|MOTHER|FATHER|MA|PA)"
     r"|CHILD\w*|KID|PARENT"
-    r"|RELATIVE|FAMILY|LOVED\s+ONE)(?:'?S)?\b"
+    r"|RELATIVE|FAMILY|LOVED\s+ONE|IN-LAW"
+    r"|ESPOS[OA]|HIJ[OA]|HERMAN[OA]|PRIM[OA]|TI[OA]|SUEGR[OA]|YERNO|NUERA|CUNAD[OA]|SOBRIN[OA]"
+    r"|NOVI[OA]|MADRE|PADRE|MAMA|PAPA|ABUEL[OA]|NIET[OA])(?:'?S)?\b"
 )
 
 
@@ -274,3 +414,26 @@ def speaks_for(upper: str, start: int, end: int, lo: int, hi: int) -> bool:
         _PHRASE_END.match(upper, end) is not None
         and _REQUESTED_FOR.search(upper, lo, start) is not None
     )
+
+
+# What may come before an agency named as the subject of its clause: nothing, an
+# article, the caller's marker, a unit number, "REQ FROM": "HSI CYBER CRIMES REQ ...",
+# "THE ICE FRONT DESK REQ ...", "LLAMA AGENTE DE ERO".
+SUBJECT_LEAD: Final = re.compile(
+    r"[\s,:\-(\[]*(?:(?:THE|US|U\.S\.|EL|LA|LOS|LAS|CALLER|RP|LLAMA\w*|REQ(?:UEST)?\s+FROM"
+    r"|CALL\s+FROM|TRANSFER\s+FROM|\d+)[\s,:\-(\[]*)*"
+)
+
+# The cases HSI works that a DHS caller names: with DHS as the caller, it is HSI.
+HSI_WORK: Final = re.compile(
+    r"\b(?:HUMAN\s+TRAFFICKING|LABOR\s+TRAFFICKING|SEX\s+TRAFFICKING|CHILD\s+EXPLOITATION|CSAM"
+    r"|COUNTERFEIT\w*|SMUGGL\w*|CONTROLLED\s+DELIVERY|TRATA\s+DE\s+PERSONAS)\b"
+)
+
+
+def titled_name_acts(upper: str, start: int, end: int, hi: int) -> re.Match[str] | None:
+    """A name that ends in a title, then the person's name, then what they do:
+    "DEPORTATION OFFICER GARZA REQ 2 CARS"."""
+    if _ENDS_TITLED.search(upper, start, end) is None:
+        return None
+    return _AGENT_ACTS.match(upper, end, hi)

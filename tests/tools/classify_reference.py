@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         source, _, signals = row
         scanned[source] += 1
         decision = classify_originator(signals, registry)
-        if not decision.evidence:
+        if not decision.evidence and not decision.ruled_out:
             continue
         why = "; ".join(decision.evidence_lines())
         if decision.immigration_agency:
