@@ -20,6 +20,7 @@ def test_kafka_cluster_ids_never_look_like_an_option() -> None:
 # A throwaway profile on ports of its own: these tests never touch a running profile.
 
 import os  # noqa: E402
+import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -38,6 +39,7 @@ def throwaway_profile() -> local_services.Profile:
     yield profile
     local_services.down(LIFECYCLE, report=lambda _m: None)
     del local_services.PROFILES[LIFECYCLE]  # type: ignore[attr-defined]
+    shutil.rmtree(local_services.services_dir() / LIFECYCLE, ignore_errors=True)
 
 
 def test_a_pid_file_left_by_a_killed_run_is_recovered(throwaway_profile) -> None:
