@@ -18,7 +18,9 @@ writing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import Counter
 from typing import Any, cast
 
 import faust
@@ -37,6 +39,8 @@ from streams.engine.deadlines import DeadlineQueue
 from streams.engine.facts import to_millis
 from streams.engine.records import alert_intent, call_record, finding_record
 from streams.engine.state import CallState, Step, dump_state, load_state
+
+log = logging.getLogger(__name__)
 
 BATCH = 500
 WITHIN_SECONDS = 0.05
@@ -78,10 +82,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     in_order = InOrder(app)  # each events partition's records applied in offset order
     lock = asyncio.Lock()  # a batch and a timer tick never interleave
     partitions = components.settings.topic_partitions
-    events_in = metrics.EVENTS_IN.labels(stage="engine")
-    events_out = metrics.EVENTS_OUT.labels(stage="engine")
-    seconds = metrics.PROCESSING_SECONDS.labels(stage="engine")
-    last = metrics.LAST_PROCESSED.labels(stage="engine")
+    severity_of = {rule.id: rule.severity for rule in policy.rules}
 
     def changes_out(key: bytes, step: Step, out: list[Message]) -> None:
         """Queue what changed, serialised now: a later event in the same batch may
@@ -100,7 +101,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         if step.newly_flagged == "immigration" and step.state is not None:
             metrics.immigration_call(step.state.originator.agency or "other")
         elif step.newly_flagged == "review":
-            metrics.REVIEW_QUEUE_CALLS.inc()
+            metrics.review_queue_call()
 
     def picture(key: bytes, state: CallState | None, stamp: str, out: list[Message]) -> None:
         """Queue the call's current picture."""
@@ -198,13 +199,31 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                         dead = _dead_letter(deadletter_name, record, event.reason, event.detail)
                         messages.append(dead)
                         continue
-                    clock.observe(to_millis(event.occurred_at), record.message.partition)
                     key = event.call_id.encode()
+                    if isinstance(record.key, bytes) and record.key != key:
+                        # Under another key it may sit in another partition than its call's
+                        # state and deadlines: applying it would split the call in two.
+                        messages.append(_dead_letter(
+                            deadletter_name, record, "contract_violation",
+                            f"event {event.event_id} of call {event.call_id} keyed otherwise",
+                        ))
+                        continue
+                    clock.observe(to_millis(event.occurred_at), record.message.partition)
                     state = touched.get(key)
                     if state is None:
                         stored = table.get(key)
                         state = load_state(stored) if stored else None
-                    step = engine.apply(state, event, clock.now_for(record.message.partition))
+                    try:
+                        step = engine.apply(state, event, clock.now_for(record.message.partition))
+                    except Exception as exc:
+                        # The core is deterministic: an event it cannot apply fails the same
+                        # way on every retry, and exiting on it would crash-loop the worker.
+                        log.exception("engine: event %s cannot be applied", event.event_id)
+                        messages.append(_dead_letter(
+                            deadletter_name, record, "contract_violation",
+                            f"the engine cannot apply event {event.event_id}: {exc!r}"[:500],
+                        ))
+                        continue
                     if step.late:
                         messages.append(
                             _dead_letter(
@@ -225,10 +244,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                     picture(key, state, stamp, messages)
                 await send_all(output, messages, dict(touched))
                 in_order.release()
-            events_out.inc(applied)
-            events_in.inc(len(batch))
-            seconds.observe((time.perf_counter() - started) / len(batch))
-            last.set(time.time())
+            metrics.batch_processed("engine", len(batch), applied, time.perf_counter() - started)
 
     timer_output = Output(app)
 
@@ -238,7 +254,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             return
         async with lock:
             await tick()
-        metrics.DEADLINES_PENDING.set(len(queue))
+        metrics.deadlines_pending(len(queue))
 
     async def tick() -> None:
         if watch["needed"]:
@@ -254,6 +270,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                 tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_name
             }
             latest: dict[int, int] = {}
+            open_findings: Counter[tuple[str, str]] = Counter()
             for key, stored in list(table.items()):
                 partition = partition_of(key)
                 if stored and partition in active:
@@ -261,6 +278,12 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                     queue.set(state.call_id, engine.next_wakeup(state))
                     if state.facts:
                         latest[partition] = max(latest.get(partition, 0), state.facts[-1].t)
+                    for rule, finding in state.findings.items():
+                        if finding.status == "open" and rule in severity_of:
+                            open_findings[(rule, severity_of[rule])] += 1
+            # The gauge counts the open findings of the calls this worker owns, from their
+            # state: after a restart or a rebalance it starts right, not from zero.
+            metrics.set_open_findings(open_findings)
             # After a restart no event may come for a while: start each partition's clock
             # from the latest event time its recovered state has seen, so deadlines still
             # fire -- per partition, and only once the partition has no unread events:
@@ -290,7 +313,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             step = engine.tick(state, now)
             for change in step.changes:
                 if due_at is not None and change.transition == "opened":
-                    metrics.DEADLINE_LATENESS_SECONDS.observe(max(0, now - due_at) / 1000)
+                    metrics.observe_deadline_lateness(due_at / 1000, now / 1000)
             changes_out(key, step, messages)
             picture(key, step.state, stamp, messages)
             states[key] = step.state
@@ -305,7 +328,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
 
 def _dead_letter(topic: str, record: EventT[bytes], reason: str, detail: str) -> Message:
     message = record.message
-    metrics.DEAD_LETTERS.labels(reason=reason).inc()
+    metrics.dead_letter(reason)
     value = record.value if isinstance(record.value, bytes) else b""
     headers = deadletter_headers(
         stage="engine",

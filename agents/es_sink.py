@@ -83,7 +83,7 @@ class BulkSink:
                     backoff = min(backoff * 2, self.max_backoff)
                     continue
                 raise
-            metrics.ES_BULK_SECONDS.observe(time.perf_counter() - started)
+            metrics.es_bulk(time.perf_counter() - started)
             self.healthy = True
             if not response.get("errors"):  # the usual case: every document indexed
                 outcome.indexed += len(pending)
@@ -99,7 +99,7 @@ class BulkSink:
                 else:
                     reason = orjson.dumps(result.get("error", {})).decode()[:1000]
                     outcome.failed.append((doc, status, reason))
-                    metrics.ES_BULK_FAILURES.labels(kind="item").inc()
+                    metrics.es_bulk_failure("item")
             if retry:
                 outcome.retries += 1
                 await asyncio.sleep(backoff)
@@ -113,7 +113,7 @@ class BulkSink:
         if self.healthy:
             log.warning("Elasticsearch unavailable (%s); holding %d documents", exc, len(pending))
         self.healthy = False
-        metrics.ES_BULK_FAILURES.labels(kind="request").inc()
+        metrics.es_bulk_failure("request")
         outcome.retries += 1
         await asyncio.sleep(backoff)
         return pending

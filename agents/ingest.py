@@ -28,10 +28,6 @@ def register_ingest(app: faust.App, topics: TopicNames, components: Components) 
     raw_topic = app.topic(topics.raw, value_serializer="raw", key_serializer="raw")
     events_name, deadletter_name = topics.events, topics.deadletter
     max_bytes = components.settings.max_event_bytes
-    events_in = metrics.EVENTS_IN.labels(stage="ingest")
-    events_out = metrics.EVENTS_OUT.labels(stage="ingest")
-    seconds = metrics.PROCESSING_SECONDS.labels(stage="ingest")
-    last = metrics.LAST_PROCESSED.labels(stage="ingest")
 
     in_order = InOrder(app)  # a call's events go out in the order its raw records came
 
@@ -68,14 +64,11 @@ def register_ingest(app: faust.App, topics: TopicNames, components: Components) 
                             offset=message.offset,
                         ),
                     )
-                    metrics.DEAD_LETTERS.labels(reason=result.reason).inc()
+                    metrics.dead_letter(result.reason)
                 else:
                     await out.send(events_name, result.call_id.encode(), encode(result))
                     valid += 1
             # Outputs must be durable before these inputs are acknowledged.
             await out.flush()
             in_order.release()
-            events_out.inc(valid)
-            events_in.inc(len(batch))
-            seconds.observe((time.perf_counter() - started) / len(batch))
-            last.set(time.time())
+            metrics.batch_processed("ingest", len(batch), valid, time.perf_counter() - started)

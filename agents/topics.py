@@ -16,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+import faust
+
+from callwatch.kafka_admin import TopicSpec
 from callwatch.settings import Settings
 
 NAMES: Final = ("raw", "events", "deadletter", "calls", "findings", "alerts", "deliveries")
@@ -37,6 +40,22 @@ class TopicNames:
 
     def all(self) -> list[str]:
         return [getattr(self, name) for name in NAMES]
+
+
+def worker_topics(app: faust.App, topics: TopicNames) -> list[TopicSpec]:
+    """Every topic the worker uses: the pipeline's, each table's changelog (compacted,
+    partitioned like the table) and Faust's leader-election topic (one partition)."""
+    specs = [TopicSpec(name) for name in topics.all()]
+    for table in app.tables.values():
+        specs.append(
+            TopicSpec(
+                table.changelog_topic.get_topic_name(),
+                partitions=table.partitions,
+                compacted=True,
+            )
+        )
+    specs.append(TopicSpec(f"{app.conf.id}-__assignor-__leader", partitions=1))
+    return specs
 
 
 def deadletter_headers(

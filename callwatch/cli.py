@@ -186,3 +186,16 @@ def _register_mapping() -> None:
 
 
 _register_mapping()
+
+
+def _register_sources() -> None:
+    from callwatch.commands.eido_source import eido_ws_command
+
+    source_app = typer.Typer(help="Live feeds, published to Kafka's raw topic.")
+    app.add_typer(source_app, name="source")
+    source_app.command("eido-ws", help="Subscribe to a NENA-STA-024 EIDO WebSocket feed.")(
+        eido_ws_command
+    )
+
+
+_register_sources()

@@ -2,7 +2,13 @@
 
 Computed from the group's committed offsets and the partitions' end offsets with
 a plain kafka-python consumer that never subscribes (so it never joins, and never
-disturbs, the worker's group). Runs in a thread; the worker calls it on a timer.
+disturbs, the worker's group). ``callwatch.metrics_sidecar`` runs it every
+``CALLWATCH_LAG_INTERVAL_SECONDS`` in the worker's metrics process, so lag keeps being
+measured while the worker itself hangs.
+
+Faust commits one offset per topic partition for the whole group: where two
+stages read one topic (engine and indexer both read ``events``) both see the
+offset that both have acknowledged.
 """
 
 from __future__ import annotations
@@ -13,6 +19,19 @@ from kafka import KafkaConsumer, TopicPartition
 
 from callwatch.kafka_admin import client_config
 from callwatch.settings import Settings
+
+
+def stage_topics(settings: Settings) -> dict[str, list[str]]:
+    """Each stage's input topics, as the agents subscribe to them (agents/*.py)."""
+    return {
+        "ingest": [settings.topic("raw")],
+        "engine": [settings.topic("events")],
+        "indexer": [
+            settings.topic(name) for name in ("events", "calls", "findings", "deadletter",
+                                              "deliveries")
+        ],
+        "alerter": [settings.topic("alerts")],
+    }
 
 
 class LagProbe:

@@ -225,11 +225,24 @@ class Service:
         raise NotImplementedError
 
     def pid(self) -> int | None:
+        """The service's pid, if it runs. A pid file left by a killed run is removed: its
+        pid is dead, or now belongs to another process (never signalled as ours)."""
         try:
             pid = int(self.pidfile.read_text())
         except (OSError, ValueError):
             return None
-        return pid if _pid_alive(pid) else None
+        if _pid_alive(pid) and self._is_ours(pid):
+            return pid
+        self.pidfile.unlink(missing_ok=True)
+        return None
+
+    def _is_ours(self, pid: int) -> bool:
+        """Our service's command line names its working folder (config or data path)."""
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # no /proc (not Linux): trust the pid file as before
+            return not Path("/proc/self").exists()
+        return str(self.workdir).encode() in cmdline
 
     def healthy(self) -> bool:
         raise NotImplementedError
@@ -502,9 +515,22 @@ def services(profile_name: str) -> list[Service]:
 
 
 def up(profile_name: str, report: Callable[[str], None] = print) -> Profile:
+    """Start the profile's services; if one fails, stop those this call started
+    (a Kafka left running by a failed start made the next run fail on it)."""
     svcs = services(profile_name)
+    started: list[Service] = []
     for svc in svcs:
-        report(f"{svc.name}: {svc.start()}")
+        try:
+            outcome = svc.start()
+        except BaseException:
+            if svc.pid() is not None:
+                svc.stop()  # it was launched, then failed its health check
+            for earlier in reversed(started):
+                report(f"{earlier.name}: {earlier.stop()} (the start failed)")
+            raise
+        if outcome.startswith("started"):
+            started.append(svc)
+        report(f"{svc.name}: {outcome}")
     return svcs[0].profile
 
 

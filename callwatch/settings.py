@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = None
     topic_prefix: str = Field("callwatch", pattern=r"^[A-Za-z0-9._-]+$")
     topic_partitions: int = Field(4, ge=1, le=256)
+    # Replication of every topic the worker creates, Faust's changelogs included. The
+    # defaults suit one local broker; production runs three: 3 and 2 (see the README).
     topic_replication_factor: int = Field(1, ge=1, le=7)
+    topic_min_insync_replicas: int = Field(1, ge=1, le=7)
     app_id: str = Field("callwatch", pattern=r"^[A-Za-z0-9._-]+$")
     data_dir: Path = Path(".demo/worker")
 
@@ -56,6 +59,8 @@ class Settings(BaseSettings):
     # --- HTTP (metrics)
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
+    # how often the consumer lag per stage is measured from Kafka's committed offsets
+    lag_interval_seconds: float = Field(5, gt=0, le=300)
 
     # --- Alerts (see callwatch/alerting/config.py and deploy/alerts.example.yaml)
     alerts_file: Path | None = None  # None: alerts go to the log channel only
@@ -89,6 +94,16 @@ class Settings(BaseSettings):
             if not host or not port.isdigit():
                 raise ValueError(f"{server!r} is not host:port")
         return value
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> Settings:
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            raise ValueError(
+                f"topic_min_insync_replicas ({self.topic_min_insync_replicas}) cannot exceed"
+                f" topic_replication_factor ({self.topic_replication_factor}):"
+                " no write could ever be acknowledged"
+            )
+        return self
 
     @cached_property
     def kafka_servers(self) -> list[str]:

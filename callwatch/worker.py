@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from agents.topics import TopicNames
-from callwatch import metrics
+from agents.topics import TopicNames, worker_topics
+from callwatch import metrics, metrics_sidecar
 from callwatch.bootstrap import bootstrap
 from callwatch.es import ensure_indices, sync_client
-from callwatch.kafka_admin import ensure_topics
+from callwatch.kafka_admin import ensure_topic_specs, wait_for_group_coordinator
 from callwatch.settings import Settings
 
 log = logging.getLogger("callwatch.worker")
@@ -20,11 +20,17 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     from agents.app import build_app
 
     components = bootstrap(settings)
-    topics = TopicNames.from_settings(settings)
-    ensure_topics(settings, topics.all())
+    app = build_app(components)
+    # Every topic, Faust's included, exists before Faust starts (a clean first start)
+    ensure_topic_specs(settings, worker_topics(app, TopicNames.from_settings(settings)))
+    wait_for_group_coordinator(settings, settings.app_id)
     with sync_client(settings) as es:
         ensure_indices(es, settings)
-    metrics.start_metrics_server(settings.web_host, settings.web_port)
-    app = build_app(components)
+    # The agents' metrics on loopback, for the sidecar, which serves them on the
+    # configured address together with the consumer lag it measures.
+    server, _ = metrics.start_metrics_server("127.0.0.1", 0)
+    metrics_sidecar.start(
+        settings.web_host, settings.web_port, f"http://127.0.0.1:{server.server_port}/metrics"
+    )
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -28,7 +28,9 @@ REQUIRED_SERVICES = {
     "worker",
     "simulator",
 }
-CALLWATCH_SERVICES = ("worker", "simulator")
+CALLWATCH_SERVICES = ("worker", "simulator", "dashboards")
+# Services that run once and exit: no health to check, never restarted.
+ONE_SHOT = {"dashboards"}
 # A version tag: 3.9.1, v2.55.1, 8.19.7 (optionally with a suffix like -slim).
 VERSION_TAG = re.compile(r"^v?\d+(\.\d+)+([-.][\w.-]+)?$")
 SECRET_FIELDS = {"kafka_sasl_password", "es_api_key", "es_password"}
@@ -83,6 +85,9 @@ def test_built_image_is_tagged_with_the_project_version(
 
 def test_every_service_has_a_healthcheck(services: dict[str, dict[str, Any]]) -> None:
     for name, service in services.items():
+        if name in ONE_SHOT:
+            assert "healthcheck" not in service, f"{name} exits when done: nothing to check"
+            continue
         check = service.get("healthcheck")
         assert check and not check.get("disable"), f"{name}: no healthcheck"
         test = check["test"]
@@ -176,7 +181,8 @@ def test_callwatch_env_uses_only_settings_fields(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.kafka_servers == ["kafka:9092"]
+    if name != "dashboards":  # Kibana is all it talks to
+        assert settings.kafka_servers == ["kafka:9092"]
 
 
 def test_worker_has_the_essential_settings(services: dict[str, dict[str, Any]]) -> None:
@@ -226,3 +232,32 @@ def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
     allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
     assert allowed == {"pyproject.toml", "README.md", "callwatch", "streams", "agents", "schemas"}
     assert "**/.env" in rules
+
+
+def test_dashboards_are_imported_once_kibana_is_healthy(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    service = services["dashboards"]
+    assert service["depends_on"] == {"kibana": {"condition": "service_healthy"}}
+    assert service["restart"] == "no"  # a one-shot: done once it exited 0
+    command = service["command"]
+    assert command[:2] == ["dashboards", "import"]
+    kibana_url = command[command.index("--kibana-url") + 1]
+    assert urlsplit(kibana_url).hostname == "kibana"
+    assert urlsplit(kibana_url).port == int(services["kibana"]["ports"][0].split(":")[-1])
+    # the image has no dashboards/ folder: the file comes from the repo, read-only
+    path = command[command.index("--file") + 1]
+    mounts = {m.split(":")[1]: m for m in service["volumes"]}
+    folder = str(Path(path).parent)
+    assert mounts[folder] == f"./dashboards:{folder}:ro"
+    assert (ROOT / "dashboards" / Path(path).name).is_file()
+
+
+def test_readme_docker_section_ends_with_the_oversight_dashboard_url() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Docker", 1)[1].split("\n## ", 1)[0].strip()
+    last = section.splitlines()[-1]
+    dashboard_ids = re.findall(r'"id":"(callwatch-dashboard-oversight)"',
+                               (ROOT / "dashboards" / "callwatch.ndjson").read_text())
+    assert dashboard_ids, "the oversight dashboard's id changed"
+    assert f"http://127.0.0.1:5601/app/dashboards#/view/{dashboard_ids[0]}" in last

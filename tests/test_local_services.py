@@ -14,3 +14,60 @@ def test_kafka_cluster_ids_never_look_like_an_option() -> None:
         cluster_id = local_services._kafka_cluster_id()
         assert not cluster_id.startswith("-")
         assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+
+
+# ------------------------------------------------------------------ lifecycle
+# A throwaway profile on ports of its own: these tests never touch a running profile.
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.conftest import free_port  # noqa: E402
+
+LIFECYCLE = "lifecycle-test"
+
+
+@pytest.fixture
+def throwaway_profile() -> local_services.Profile:
+    profile = local_services.Profile(LIFECYCLE, *(free_port() for _ in range(4)))
+    local_services.PROFILES[LIFECYCLE] = profile  # type: ignore[index]
+    yield profile
+    local_services.down(LIFECYCLE, report=lambda _m: None)
+    del local_services.PROFILES[LIFECYCLE]  # type: ignore[attr-defined]
+    shutil.rmtree(local_services.services_dir() / LIFECYCLE, ignore_errors=True)
+
+
+def test_a_pid_file_left_by_a_killed_run_is_recovered(throwaway_profile) -> None:
+    kafka = local_services.Kafka(throwaway_profile)
+    kafka.workdir.mkdir(parents=True, exist_ok=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    kafka.pidfile.write_text(str(dead.pid))
+    assert kafka.pid() is None and not kafka.pidfile.exists()
+    # a pid reused by an unrelated process (here: this test's own) is not ours either,
+    # and stopping the service must not signal it
+    kafka.pidfile.write_text(str(os.getpid()))
+    assert kafka.pid() is None and not kafka.pidfile.exists()
+    kafka.pidfile.write_text(str(os.getpid()))
+    assert kafka.stop() == "not running"
+
+
+@pytest.mark.integration
+def test_a_failed_start_stops_what_it_had_started(throwaway_profile) -> None:
+    # Something that is not Elasticsearch holds its port: Kafka starts, then ES cannot.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", throwaway_profile.es_http_port))
+        squatter.listen(1)
+        said: list[str] = []
+        with pytest.raises(local_services.ServiceError, match="not callwatch's elasticsearch"):
+            local_services.up(LIFECYCLE, report=said.append)
+    assert said[0].startswith("kafka: started"), said  # it really had started Kafka
+    assert said[-1] == "kafka: stopped (the start failed)", said
+    kafka = local_services.Kafka(throwaway_profile)
+    assert kafka.pid() is None, "the Kafka this start launched was left running"
+    assert not local_services.port_open(throwaway_profile.kafka_port)

@@ -102,6 +102,7 @@ def test_fixed_label_sets_are_initialised_at_zero() -> None:
         *REJECT_REASONS,
         "late_after_eviction",
         "index_failure",
+        "contract_violation",
     }
     for reason in metrics.DEAD_LETTER_REASONS:
         assert value("callwatch_dead_letters_total", reason=reason) >= 0

@@ -166,7 +166,7 @@ async def _read_again(consumer: Any, tp: Any, base: int, state: dict[Any, Any]) 
         target,
         f" (offset {later} was)" if later is not None else "",
     )
-    metrics.OFFSET_REREADS.inc()
+    metrics.offset_reread()
     # seek_wait, not seek: it runs the seek on the consumer's own thread. faust's
     # seek calls aiokafka from this thread, racing its fetcher (which then crashed
     # the worker with a KeyError in fetched_records).

@@ -81,7 +81,7 @@ def admit(consumer: Any, tp: Any, offset: int, now: float) -> bool:
     if run.sought_for is None or now - run.sought_at >= RECHECK_SECONDS:
         log.warning("%s: offset %d came before %d; reading again from %d",
                     tp, offset, run.next, run.next)
-        metrics.OFFSET_REREADS.inc()
+        metrics.offset_reread()
         run.sought_for, run.sought_at = offset, now
         _seek_back_soon(consumer, tp, run.next)
     return False
@@ -122,7 +122,7 @@ def read_again(consumer: Any, tp: Any, offset: int, seen: int) -> None:
         return  # already going back (another record of the same batch asked)
     log.warning("%s: offset %d reached the streams without %d-%d; reading again from %d",
                 tp, seen, offset, seen - 1, offset)
-    metrics.OFFSET_REREADS.inc()
+    metrics.offset_reread()
     # Not ``sought_for = seen``: records fetched before this seek may still come
     # first, and must not pass for a hole; the first of them seeks once more.
     run.next, run.sought_for = offset, None

@@ -87,15 +87,40 @@ async def eido_notifications(
     The subscription is renewed when ``renew_at`` of its granted lifetime has
     passed. ``connect_options`` go to ``websockets.connect`` (ssl, proxy, ...).
     """
+    async with contextlib.aclosing(
+        eido_transactions(
+            url, subscription, subprotocols=subprotocols, response_timeout=response_timeout,
+            renew_at=renew_at, **connect_options,
+        )
+    ) as transactions:
+        async for _transaction, documents in transactions:
+            for document in documents:
+                yield document
+
+
+async def eido_transactions(
+    url: str,
+    subscription: Subscription | None = None,
+    *,
+    subprotocols: Sequence[Subprotocol] = (SUBPROTOCOL,),
+    response_timeout: float = 10.0,
+    renew_at: float = 0.8,
+    **connect_options: Any,
+) -> AsyncGenerator[tuple[str | None, list[dict[str, Any]]], None]:
+    """Yield (transactionId, EIDO documents) per notified event, until the notifier terminates.
+
+    The event is acknowledged when the generator is resumed after it: a consumer
+    that makes the documents durable first, then asks for the next, never
+    acknowledges an update it has not kept.
+    """
     subscription = subscription or Subscription()
     async with connect(url, subprotocols=list(subprotocols), **connect_options) as ws:
         session = _Session(ws, subscription, response_timeout, renew_at)
         await session.subscribe()
         terminated = False
         try:
-            async for documents, acknowledge in session.notifications():
-                for document in documents:
-                    yield document
+            async for transaction, documents, acknowledge in session.notifications():
+                yield transaction, documents
                 await acknowledge()
             terminated = True
         finally:
@@ -167,8 +192,9 @@ class _Session:
 
     async def notifications(
         self,
-    ) -> AsyncIterator[tuple[list[dict[str, Any]], Callable[[], Any]]]:
-        """(EIDO documents, acknowledge) per event, until the notifier terminates or closes."""
+    ) -> AsyncIterator[tuple[str | None, list[dict[str, Any]], Callable[[], Any]]]:
+        """(transactionId, EIDO documents, acknowledge) per event, until the notifier
+        terminates or closes."""
         loop = asyncio.get_running_loop()
         while True:
             timeout = None if self.renew_deadline is None else self.renew_deadline - loop.time()
@@ -193,7 +219,9 @@ class _Session:
                 raise SubscriptionError(f"notifier answered: {message['response']}")
             # unsubscribeResponse and anything unknown need no answer.
 
-    def _event(self, event: Any) -> tuple[list[dict[str, Any]], Callable[[], Any]]:
+    def _event(
+        self, event: Any
+    ) -> tuple[str | None, list[dict[str, Any]], Callable[[], Any]]:
         event = event if isinstance(event, dict) else {}
         notification = event.get("notification")
         items = notification if isinstance(notification, list) else []
@@ -215,7 +243,7 @@ class _Session:
                 }
             )
 
-        return documents, acknowledge
+        return (transaction if isinstance(transaction, str) else None), documents, acknowledge
 
     async def renew(self) -> None:
         # Renewing before the granted lifetime ends keeps the notifier from dropping us.
