@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agents import flush
+from agents.faust_compat import flush
 
 
 class Buffer:
