@@ -35,7 +35,8 @@ from streams.alerting.routing import LOG_CHANNEL, Target, Tier
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: Final[tuple[Day, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MIN_SHIFT_HOURS: Final = 1.0
+# Shorter turns could vanish inside a spring-forward gap (an hour that never happens).
+MIN_SHIFT_HOURS: Final = 2.0
 HOUR_MS: Final = 3_600_000
 
 
