@@ -62,8 +62,9 @@ SECURITY_HEADERS: Final = {
     " form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    # the token is in the URL: never hand it to another site
-    "Referrer-Policy": "no-referrer",
+    # the token is in the URL: never hand it to another site. (Not "no-referrer": with it
+    # browsers send "Origin: null" on the page's own POST, which the origin check refuses.)
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 

@@ -90,6 +90,7 @@ h2{font-size:1rem;text-transform:uppercase;letter-spacing:.04em;color:#444;margi
 .banner.info{border-color:#3d4b5c;background:#eef1f5}
 .meta{color:#444;font-size:.95rem}
 .donow{background:#fff;border-left:.4rem solid #b00020;padding:.75rem 1rem;border-radius:.25rem}
+.donow.calm{border-left-color:#1b7f3b}
 form{background:#fff;padding:1rem;border-radius:.5rem;margin:1rem 0}
 label{display:block;font-weight:600;margin:.5rem 0 .25rem}
 input[type=text]{width:100%;font-size:1.05rem;padding:.7rem;border:2px solid #888;
@@ -100,24 +101,25 @@ button.escalate{background:#b00020}
 blockquote{margin:0;background:#fff;padding:.75rem 1rem;border-left:.4rem solid #3d4b5c;
  font-style:italic}
 ol{list-style:none;padding:0;margin:0}
-li{background:#fff;margin:.35rem 0;padding:.55rem .75rem;border-radius:.35rem;
- display:flex;gap:.6rem}
-li time{font-variant-numeric:tabular-nums;color:#333;white-space:nowrap;font-weight:600}
+li{background:#fff;margin:.35rem 0;padding:.55rem .75rem;border-radius:.35rem}
+li time{display:block;font-variant-numeric:tabular-nums;color:#333;font-size:.85rem;
+ font-weight:700}
 li.finding{border-left:.3rem solid #b00020}li.ack{border-left:.3rem solid #1b7f3b}
 li.escalation{border-left:.3rem solid #8a5a00}li.alert{border-left:.3rem solid #3d4b5c}
 footer{color:#555;font-size:.85rem;margin:2rem 0 1rem}
 """
 
 
-def clock(at: int, zone: ZoneInfo) -> str:
-    return datetime.fromtimestamp(at / 1000, tz=zone).strftime("%H:%M:%S")
+def clock(at: int, zone: ZoneInfo, with_day: bool = False) -> str:
+    moment = datetime.fromtimestamp(at / 1000, tz=zone)
+    return moment.strftime("%a %d %b %H:%M:%S" if with_day else "%H:%M:%S")
 
 
 def _document(title: str, body: str) -> str:
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
-        '<meta name=referrer content=no-referrer>'
+        '<meta name=referrer content=same-origin>'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )
@@ -137,19 +139,24 @@ def render_page(view: PageView) -> str:
         f'<p class=meta>{escape(view.severity.upper())} · rule {escape(view.rule)}'
         f" · clause {escape(view.clause)}</p>"
     )
+    # what to do first, then the button that says "I have it"
+    calm = "" if view.status == "open" else " calm"
+    parts.append(f'<h2>Do now</h2><p class="donow{calm}">{escape(view.do_now)}</p>')
     if view.form is not None:
         parts.append(_form(view.form))
-    parts.append(f"<h2>Do now</h2><p class=donow>{escape(view.do_now)}</p>")
     parts.append(
         f"<h2>Policy {escape(view.clause)}</h2><blockquote>{escape(view.clause_text)}"
         f"</blockquote><p class=meta>{escape(view.policy_source)}</p>"
     )
     parts.append(f"<h2>Timeline ({escape(zone.key)})</h2>")
     if view.timeline:
+        entries = sorted(view.timeline, key=lambda e: e.at)
+        # the day too when the timeline spans more than one (a replay, a call past midnight)
+        days = {datetime.fromtimestamp(e.at / 1000, tz=zone).date() for e in entries}
         items = "".join(
-            f'<li class={e.kind}><time>{clock(e.at, zone)}</time>'
+            f'<li class={e.kind}><time>{clock(e.at, zone, len(days) > 1)}</time>'
             f"<span>{_ICON[e.kind]} {escape(e.text)}</span></li>"
-            for e in sorted(view.timeline, key=lambda e: e.at)
+            for e in entries
         )
         parts.append(f"<ol>{items}</ol>")
     else:
