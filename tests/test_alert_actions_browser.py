@@ -37,8 +37,8 @@ import pytest
 import yaml
 from elasticsearch import Elasticsearch
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from callwatch.producer import publish
@@ -54,6 +54,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SLACK, TEAMS = "/slack", "/teams"
 ESCALATE_AFTER_S = 40
+REMIND_AFTER_S = 18
 LINK_KEY = "link-key-for-tests-" + "0123456789abcdef" * 2
 RULE = "commander-notified"
 CALLER = {"agency": "ICE", "name": "Jordan Examplename", "phone": "502-555-0142"}
@@ -153,12 +154,22 @@ def configure(stack: Stack) -> None:
                                    "url": stack.hooks.url(SLACK)}
     config["channels"]["teams"] = {"type": "webhook", "format": "teams",
                                    "url": stack.hooks.url(TEAMS)}
+    # the commanders' schedule: Lt. Diaz, reached on the commander channel, around the clock
+    (stack.folder / "oncall.yaml").write_text(yaml.safe_dump({
+        "version": 1, "timezone": "America/Kentucky/Louisville",
+        "people": {"lt-diaz": {"name": "Lt. Diaz", "channels": ["commander"]}},
+        "schedules": {"commanders": {"rotations": [
+            {"name": "all-week", "people": ["lt-diaz"], "start": "2020-01-06T07:00",
+             "shift_hours": 168}]}},
+    }))
+    config["oncall_file"] = "oncall.yaml"
     config["routes"] = [
         {"match": {"severity": ["critical"]},
+         "renotify_minutes": REMIND_AFTER_S / 60,
          "escalation": [
              {"after_minutes": 0,
               "channels": ["alertmanager", "webhook", "email", "slack", "teams"]},
-             {"after_minutes": ESCALATE_AFTER_S / 60, "channels": ["commander"]},
+             {"after_minutes": ESCALATE_AFTER_S / 60, "oncall": "commanders"},
          ]},
         {"channels": ["log"]},
     ]
@@ -311,7 +322,7 @@ def test_a_supervisor_acknowledges_from_the_alert_in_a_real_browser(
         assert not browser.find_elements(By.CSS_SELECTOR, "button")
 
         # ---- a forged signature and an expired link
-        body, _, mac = link.rpartition("/")[2].partition(".")
+        _body, _, mac = link.rpartition("/")[2].partition(".")
         forged = link.replace(mac, ("A" if mac[0] != "A" else "B") + mac[1:])
         browser.get(forged)
         assert "This link is not valid" in page_text(browser)
@@ -360,6 +371,10 @@ def test_a_supervisor_acknowledges_from_the_alert_in_a_real_browser(
                  timeout=30, workers=[worker])
         assert time.monotonic() - fired_at < ESCALATE_AFTER_S  # before its own time
 
+        # ---- the unacknowledged one is reminded; the acknowledged one is not
+        wait_for("a reminder of the unacknowledged alert",
+                 lambda: [r for r in stack.hooks.accepted(HOOK) if r.body["kind"] == "reminder"
+                          and r.body["call_id"] == other], timeout=30, workers=[worker])
         # ---- the acknowledged alert never escalates
         remaining = ESCALATE_AFTER_S + 5 - (time.monotonic() - fired_at)
         if remaining > 0:
@@ -367,6 +382,8 @@ def test_a_supervisor_acknowledges_from_the_alert_in_a_real_browser(
         commander_keys = {r.headers["Idempotency-Key"].split("#")[0]
                           for r in stack.hooks.accepted(COMMANDER)}
         assert commander_keys == {f"{other}/{RULE}"}
+        assert not [r for r in stack.hooks.accepted(HOOK)
+                    if r.body["kind"] == "reminder" and r.body["call_id"] == taken]
 
         # ---- the finding resolves (a commander is assigned, late): the silence expires
         publish([ev("commander.assigned", taken, 3, officer=LT)], stack.settings.topic("raw"),
@@ -397,9 +414,11 @@ def test_a_supervisor_acknowledges_from_the_alert_in_a_real_browser(
             (f"{taken}/{RULE}", "Sgt. Ray", "link", "acknowledged")]
         assert acks[0]["link_id"] == claim.link_id and acks[0]["recipient"] == "channel:email"
         escalations = [d for d in docs if d["kind"] == "escalation"]
-        assert [(d["dedup_key"], d["tier"], d["reason"], d["by"], d["channels"])
-                for d in escalations] == [(f"{other}/{RULE}", 1, "requested", "Sgt. Kim",
-                                           ["commander"])]
+        assert [(d["dedup_key"], d["tier"], d["reason"], d["by"], d["channels"],
+                 d["recipient_names"]) for d in escalations] == [
+            (f"{other}/{RULE}", 1, "requested", "Sgt. Kim", ["commander"], ["Lt. Diaz"])]
+        paged = [d for d in docs if d.get("channel") == "commander" and d["kind"] == "delivery"]
+        assert paged and all(d["recipient"] == "lt-diaz" for d in paged)
         announcements = {d["channel"] for d in docs if d["kind"] == "announcement"
                          and d["outcome"] == "sent"}
         assert announcements == {"webhook", "email", "slack", "teams"}

@@ -4,7 +4,9 @@ the Slack/Teams layouts, and the call page's HTML."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,17 @@ from streams.alerting.delivery import Ack, CallAlerts, ChannelKind
 from streams.alerting.message import Links, render
 from streams.alerting.records import ack_record, attempt_record, escalation_record
 from streams.alerting.routing import Route, Target, Tier
-from tests.test_alerting_core import MIN, T0, URL, intent
+from tests.test_alerting_core import (
+    MIN,
+    T0,
+    URL,
+    Clock,
+    FakeChannel,
+    MemoryStore,
+    dispatcher_with,
+    intent,
+    settle,
+)
 
 KEY = b"k" * 40
 AM = {"am": ChannelKind(latest_only=True, resend_ms=60_000)}
@@ -362,3 +374,39 @@ def test_timeline_lines_from_indexed_documents() -> None:
     assert sent is not None and sent.text == (
         "Alert sent to Sgt. Ray (email-ray) (escalation tier 1)")
     assert record_entry({"kind": "resend", "at": "2017-04-10T14:31:00Z"}) is None
+
+
+# ---------------------------------------------------------------------- the dispatcher
+
+
+def test_the_dispatcher_sends_reminders_and_ack_announcements_with_links() -> None:
+    """Reminders change the state without escalating: they must be saved and sent
+    (they were not, at first: only escalations marked the state changed)."""
+    async def scenario() -> None:
+        clock, store = Clock(), MemoryStore()
+        mail = FakeChannel("mail")
+        dispatcher, records = dispatcher_with({"mail": mail}, store, clock)
+        route = Route(tiers=(Tier(0, ("mail",)),), renotify_ms=5 * MIN)
+        dispatcher.setup = replace(dispatcher.setup, routes=(route,))
+        dispatcher.signer = LinkSigner(KEY, "https://cw.example", 30 * MIN)
+        dispatcher.receive(intent())
+        await settle(dispatcher)
+        assert mail.received == ["C-1/commander-notified#firing#1"]
+        clock.now += 5 * MIN
+        await settle(dispatcher)
+        assert mail.received[-1] == "C-1/commander-notified#firing#1#reminder#1"
+        request = {"kind": "ack", "ack_id": "r1", "dedup_key": "C-1/commander-notified",
+                   "call_id": "C-1", "by": "Sgt. Ray", "at": "2023-11-14T22:20:00Z",
+                   "via": "link", "link_id": "L1", "recipient": "channel:mail"}
+        assert await dispatcher.acknowledge(request) == "acknowledged"
+        assert dispatcher.outcomes["r1"] == "acknowledged"
+        await settle(dispatcher)
+        assert mail.received[-1] == "C-1/commander-notified#firing#1#acknowledged#2"
+        assert await dispatcher.acknowledge({**request, "ack_id": "r2"}) == "link_used"
+        clock.now += 20 * MIN
+        await settle(dispatcher)
+        assert len(mail.received) == 3  # no reminder once acknowledged
+        kinds = [r["kind"] for r in records]
+        assert kinds == ["delivery", "reminder", "ack", "announcement", "ack"]
+
+    asyncio.run(scenario())

@@ -209,10 +209,12 @@ class Dispatcher:
                 call = self._load(call_id) if self.owns(call_id) else None
                 if call is None:
                     continue
+                before = state.dump(call)
                 escalations = state.escalate(
                     call, self._route_of, now, self.setup.targets, self.kinds
                 )
-                changed, waiting = bool(escalations), False
+                # not only escalations change the state: reminders and re-openings too
+                changed, waiting = state.dump(call) != before, False
                 for item in state.due_work(call, now):
                     if item.channel not in self.setup.channels:
                         self._unknown_channel(call, item, now)
