@@ -204,6 +204,11 @@ def test_escalate_now_tells_the_next_tier_at_once_and_records_who_asked() -> Non
     assert [(e.tier, e.reason, e.requested_by, e.channels) for e in done] == [
         (1, "requested", "Sgt. Ray", ("commander",))]
     assert st.escalate_now(call, "C-1/commander-notified", "Sgt. Ray", T0, "E1") == "link_used"
+    # the request that used the link is known, so its redelivery is not a second use
+    call2 = fired(LADDER, AM)
+    st.escalate_now(call2, "C-1/commander-notified", "Sgt. Ray", T0, "E9", "req-9")
+    assert st.used_by_request(call2, "C-1/commander-notified", "req-9")
+    assert not st.used_by_request(call2, "C-1/commander-notified", "req-8")
     assert st.escalate_now(call, "C-1/commander-notified", "Sgt. Ray", T0, "E2") == "top_tier"
     record = escalation_record(call.alerts["C-1/commander-notified"], done[0], T0 + MIN)
     assert (record["by"], record["reason"], record["tier"]) == ("Sgt. Ray", "requested", 1)
@@ -403,10 +408,14 @@ def test_the_dispatcher_sends_reminders_and_ack_announcements_with_links() -> No
         await settle(dispatcher)
         assert mail.received[-1] == "C-1/commander-notified#firing#1#acknowledged#2"
         assert await dispatcher.acknowledge({**request, "ack_id": "r2"}) == "link_used"
+        dispatcher.outcomes.clear()  # a restart: the same request read again from Kafka
+        assert await dispatcher.acknowledge(request) == "acknowledged"
+        escalate = {**request, "kind": "escalate", "ack_id": "r3", "link_id": "E1"}
+        assert await dispatcher.acknowledge(escalate) == "acknowledged_already"
         clock.now += 20 * MIN
         await settle(dispatcher)
         assert len(mail.received) == 3  # no reminder once acknowledged
         kinds = [r["kind"] for r in records]
-        assert kinds == ["delivery", "reminder", "ack", "announcement", "ack"]
+        assert kinds == ["delivery", "reminder", "ack", "announcement", "ack", "escalate"]
 
     asyncio.run(scenario())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -226,3 +227,18 @@ def test_mistakes_in_a_schedule_file_are_named() -> None:
     for change, message in cases:
         with pytest.raises(ScheduleError, match=message):
             oncall.parse({**base, **change})
+
+
+def test_the_shipped_example_schedule_is_valid_and_pages_who_it_says() -> None:
+    example = oncall.load(Path(__file__).resolve().parent.parent / "deploy/oncall.example.yaml")
+    zone = ZoneInfo(example.timezone)
+
+    def who(schedule: str, local: datetime) -> str | None:
+        found = on_call(example, schedule, to_instant(local, zone))
+        return found.person.name if found else None
+
+    assert who("supervisors", datetime(2026, 3, 9, 3, 12)) == "Sgt. Kim"  # a night
+    assert who("supervisors", datetime(2026, 3, 9, 12, 0)) == "Sgt. Ortiz"  # day turn 63
+    assert who("supervisors", datetime(2026, 7, 4, 23, 0)) == "Sgt. Ray"  # the override
+    assert who("watch-commanders", datetime(2026, 1, 12, 7, 59)) == "Lt. Diaz"
+    assert who("watch-commanders", datetime(2026, 1, 12, 8, 0)) == "Lt. Chen"

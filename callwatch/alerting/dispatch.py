@@ -168,8 +168,11 @@ class Dispatcher:
         link_id = request.get("link_id")
         who = str(request["by"])
         outcome: str
+        if state.used_by_request(call, key, request_id):
+            # this very request, redelivered after a restart: recorded already
+            return "escalating" if is_escalate_request(request) else "acknowledged"
         if is_escalate_request(request):
-            outcome = state.escalate_now(call, key, who, now, link_id)
+            outcome = state.escalate_now(call, key, who, now, link_id, request_id)
             changed = outcome == "escalating"
         else:
             ack = Ack(by=who, at=at, comment=request.get("comment"), ack_id=request_id,

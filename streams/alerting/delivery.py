@@ -120,7 +120,9 @@ class Alert(msgspec.Struct, kw_only=True, omit_defaults=True):
     reopen_at: int | None = None  # when the acknowledgement times out
     notices: int = 0  # numbers the alerter's own messages (announcements, reminders)
     timed_out_acks: list[Ack] = []  # acknowledgements that ran out with the alert firing
-    used_links: list[str] = []  # action links already used (each works once)
+    # action links already used (each works once): link id -> the request that used it,
+    # so the same request redelivered after a restart is told from a second use
+    used_links: dict[str, str] = {}
     escalation_requested_by: str | None = None  # "escalate now", until it is done
 
 
@@ -476,7 +478,7 @@ def acknowledge(
     alert.remind_at = None
     alert.escalation_requested_by = None
     if link_id is not None:
-        _use_link(alert, link_id)
+        _use_link(alert, link_id, ack.ack_id)
     if alert.state != "firing":
         return "acknowledged"
     alert.reopen_at = at + alert.ack_timeout_ms if alert.ack_timeout_ms else None
@@ -491,7 +493,12 @@ def acknowledge(
 
 
 def escalate_now(
-    call: CallAlerts, dedup_key: str, by: str, now: int, link_id: str | None = None
+    call: CallAlerts,
+    dedup_key: str,
+    by: str,
+    now: int,
+    link_id: str | None = None,
+    request_id: str = "",
 ) -> EscalateOutcome:
     """"Escalate now" from an alert: the next tier is told at the next step of time."""
     alert = call.alerts.get(dedup_key)
@@ -508,18 +515,20 @@ def escalate_now(
     alert.escalate_at = now
     alert.escalation_requested_by = by
     if link_id is not None:
-        _use_link(alert, link_id)
+        _use_link(alert, link_id, request_id)
     return "escalating"
 
 
-def _use_link(alert: Alert, link_id: str) -> None:
-    alert.used_links.append(link_id)
-    del alert.used_links[:-USED_LINKS_KEPT]
+def _use_link(alert: Alert, link_id: str, request_id: str) -> None:
+    alert.used_links[link_id] = request_id
+    for oldest in list(alert.used_links)[:-USED_LINKS_KEPT]:
+        del alert.used_links[oldest]
 
 
-def link_used(call: CallAlerts | None, dedup_key: str, link_id: str) -> bool:
+def used_by_request(call: CallAlerts | None, dedup_key: str, request_id: str) -> bool:
+    """Whether this very request already used its link (a redelivery, not a second use)."""
     alert = call.alerts.get(dedup_key) if call is not None else None
-    return alert is not None and link_id in alert.used_links
+    return alert is not None and bool(request_id) and request_id in alert.used_links.values()
 
 
 def _ack_fields(ack: Ack) -> dict[str, Any]:
