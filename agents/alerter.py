@@ -32,10 +32,12 @@ from agents.lifecycle import on_stopping
 from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
 from callwatch.alerting.acks import AckServer, bind, load_tokens
+from callwatch.alerting.action_links import LinkSigner, actions_base_url, load_link_key
+from callwatch.alerting.actions import ActionPages, HistorySource
 from callwatch.alerting.config import load_alerts
 from callwatch.alerting.dispatch import Dispatcher
 from callwatch.bootstrap import Components
-from streams.alerting.records import is_ack
+from streams.alerting.records import is_request
 
 log = logging.getLogger("callwatch.alerter")
 
@@ -78,7 +80,14 @@ def register_alerter(app: faust.App, topics: TopicNames, components: Components)
     rules = [rule.id for rule in components.policy.rules]
     setup = load_alerts(settings.alerts_file, rules)
     tokens = load_tokens(settings.ack_tokens_file) if settings.ack_tokens_file else None
-    sock = bind(settings.ack_host, settings.ack_port) if tokens else None
+    link_key = load_link_key(settings)
+    base_url = actions_base_url(settings)
+    signer = (
+        LinkSigner(link_key, base_url, int(settings.link_ttl_minutes * 60_000))
+        if link_key is not None else None
+    )
+    serving = tokens is not None or link_key is not None
+    sock = bind(settings.ack_host, settings.ack_port) if serving else None
 
     alerts_topic = app.topic(topics.alerts, value_serializer="raw", key_serializer="raw")
     deliveries_topic = app.topic(topics.deliveries, value_serializer="raw", key_serializer="raw")
@@ -107,7 +116,7 @@ def register_alerter(app: faust.App, topics: TopicNames, components: Components)
         # the table's changelog writes (and anything else pending) acknowledged by Kafka
         await app.producer.flush()
 
-    dispatcher = Dispatcher(setup, TableStore(table), emit, wall_ms, owns, durable)
+    dispatcher = Dispatcher(setup, TableStore(table), emit, wall_ms, owns, durable, signer)
     rebuild = {"needed": True}
     events_in = metrics.EVENTS_IN.labels(stage="alerter")
     events_out = metrics.EVENTS_OUT.labels(stage="alerter")
@@ -123,7 +132,7 @@ def register_alerter(app: faust.App, topics: TopicNames, components: Components)
                 doc = await _decode(deadletter_topic, record)
                 if doc is None:
                     continue
-                if is_ack(doc):
+                if is_request(doc):  # an acknowledgement or "escalate now"
                     await dispatcher.acknowledge(doc)
                 else:
                     dispatcher.receive(doc)
@@ -170,22 +179,39 @@ def register_alerter(app: faust.App, topics: TopicNames, components: Components)
 
     cast(Any, app.on_before_shutdown).connect(_on_shutdown)
 
-    if sock is not None and tokens is not None:
+    if sock is not None:
         async def submit(record: dict[str, Any]) -> None:
             pending = await alerts_topic.send(
                 key=str(record["call_id"]).encode(), value=orjson.dumps(record)
             )
             await pending  # answer 202 only once Kafka has the ack
 
-        server = AckServer(sock, tokens, rules, submit, wall_ms)
+        history: HistorySource | None = None
+        pages: ActionPages | None = None
+        if link_key is not None:
+            history = HistorySource(
+                components.es_async(),
+                {name: settings.index(name) for name in ("events", "findings", "alerts")},
+            )
+            pages = ActionPages(
+                key=link_key, base_url=base_url, policy=components.policy,
+                timezone=setup.context.timezone, submit=submit,
+                state_of=dispatcher.call_state, outcome_of=dispatcher.outcomes.get,
+                history=history, now_ms=wall_ms,
+            )
+        server = AckServer(sock, tokens, rules, submit, wall_ms, pages)
 
         @app.task  # type: ignore[untyped-decorator]
         async def serve_acks() -> None:
             await server.start()
-            log.info("acknowledgements served on %s:%d", settings.ack_host, settings.ack_port)
+            log.info("acknowledgements%s served on %s:%d",
+                     " and call pages" if pages is not None else "", settings.ack_host,
+                     settings.ack_port)
 
         async def _stop_server(sender: Any, **kwargs: Any) -> None:
             await server.stop()
+            if history is not None:
+                await history.close()
 
         cast(Any, app.on_before_shutdown).connect(_stop_server)
 
@@ -200,10 +226,10 @@ async def _decode(deadletter: faust.TopicT, record: EventT[bytes]) -> dict[str, 
     if not isinstance(doc, dict):
         await _dead_letter(deadletter, record, "not_an_object", "not a JSON object")
         return None
-    required = _ACK_FIELDS if is_ack(doc) else _INTENT_FIELDS
+    required = _ACK_FIELDS if is_request(doc) else _INTENT_FIELDS
     missing = [field for field in required if not doc.get(field)]
     if missing:
-        kind = "ack" if is_ack(doc) else "alert intent"
+        kind = str(doc["kind"]) if is_request(doc) else "alert intent"
         await _dead_letter(
             deadletter, record, "schema_violation", f"{kind} without {', '.join(missing)}"
         )

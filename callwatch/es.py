@@ -17,7 +17,7 @@ from callwatch.settings import Settings
 from schemas import schema_path
 
 # logical name -> template version shipped in schemas/elasticsearch/
-INDICES: Final = {"events": 1, "calls": 2, "findings": 1, "deadletters": 1, "alerts": 1}
+INDICES: Final = {"events": 1, "calls": 2, "findings": 1, "deadletters": 1, "alerts": 2}
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:
@@ -70,16 +70,40 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> None:
             meta={"callwatch_template_version": version},
         )
         index = concrete_index(settings, name)
+        older = _holders(es, alias) - {index}
         if not es.indices.exists(index=index):
-            _create(es, index, alias)
+            _create(es, index, alias, write=not older)
+        if older:
+            _roll_forward(es, index, alias, older)
 
 
-def _create(es: Elasticsearch, index: str, alias: str) -> None:
+def _create(es: Elasticsearch, index: str, alias: str, write: bool = True) -> None:
     """Create ``index`` behind ``alias``; another worker creating it first is fine.
     Any other refusal stops the worker: a cluster at its shard limit refused with a
     400 too, and the documents then failed one by one for as long as it ran."""
     try:
-        es.indices.create(index=index, aliases={alias: {"is_write_index": True}})
+        es.indices.create(index=index, aliases={alias: {"is_write_index": write}})
     except BadRequestError as exc:
         if exc.error != "resource_already_exists_exception":
             raise RuntimeError(f"Elasticsearch refused to create index {index}: {exc}") from exc
+
+
+def _holders(es: Elasticsearch, alias: str) -> set[str]:
+    if not es.indices.exists_alias(name=alias):
+        return set()
+    return set(es.indices.get_alias(name=alias))
+
+
+def _roll_forward(es: Elasticsearch, index: str, alias: str, older: set[str]) -> None:
+    """A new template version (e.g. alerts v1 -> v2) behind an alias an older version
+    holds: the new index becomes the write index in one atomic step, the older ones stay
+    readable under the alias. (Creating it as a second write index is refused by
+    Elasticsearch, which stopped an upgraded worker at start-up.) Idempotent, so a
+    worker stopped between creating the index and this step finishes it next start."""
+    actions: list[dict[str, Any]] = [
+        {"add": {"index": index, "alias": alias, "is_write_index": True}}
+    ]
+    actions += [
+        {"add": {"index": old, "alias": alias, "is_write_index": False}} for old in sorted(older)
+    ]
+    es.indices.update_aliases(actions=actions)

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     ack_tokens_file: Path | None = None
     ack_host: str = "127.0.0.1"
     ack_port: int = Field(6067, ge=1, le=65535)
+    # Signed action links in every alert and the call page (README "Supervisors: acting
+    # from the alert"), served with the acknowledgement endpoint. The key (32+ bytes) comes
+    # from a file or the environment; without one, alerts carry no links.
+    link_key_file: Path | None = None
+    link_key: SecretStr | None = None
+    link_ttl_minutes: float = Field(240, gt=0, le=7 * 24 * 60)
+    # The address supervisors' phones reach the page at (a reverse proxy's https URL);
+    # default http://ACK_HOST:ACK_PORT.
+    actions_url: str | None = Field(None, pattern=r"^https?://[^/\s]+(/.*)?$")
 
     # --- Graceful stop (SIGTERM; see "Failure and recovery" in the README)
     # Alert sends under way at a stop may finish for this long; what still runs then

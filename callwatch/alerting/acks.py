@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from callwatch.alerting.actions import ActionPages
 from callwatch.alerting.base import AlertsConfigError
 from streams.alerting.records import ack_request, split_dedup_key
 
@@ -94,16 +95,21 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 class AckServer:
+    """The worker's action endpoint: the bearer-token ack API (when a tokens file is set)
+    and the call pages behind action links (``pages``, when a link key is set)."""
+
     def __init__(
         self,
         sock: socket.socket,
-        tokens: Mapping[str, str],
+        tokens: Mapping[str, str] | None,
         rules: Collection[str],
         submit: Submit,
         now_ms: Callable[[], int],
+        pages: ActionPages | None = None,
     ) -> None:
         self.sock = sock
         self.tokens = tokens
+        self.pages = pages
         self.rules = frozenset(rules)
         self.submit = submit
         self.now_ms = now_ms
@@ -111,7 +117,10 @@ class AckServer:
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
-        app.router.add_post(r"/alerts/{key:.+}/ack", self.acknowledge)
+        if self.tokens is not None:
+            app.router.add_post(r"/alerts/{key:.+}/ack", self.acknowledge)
+        if self.pages is not None:
+            self.pages.routes(app)
         app.router.add_get("/healthz", self.healthz)
         return app
 
@@ -129,7 +138,7 @@ class AckServer:
         return web.json_response({"ok": True})
 
     async def acknowledge(self, request: web.Request) -> web.Response:
-        who = authenticate(self.tokens, request.headers.get("Authorization"))
+        who = authenticate(self.tokens or {}, request.headers.get("Authorization"))
         if who is None:
             return web.json_response(
                 {"error": "a valid 'Authorization: Bearer <token>' header is required"},

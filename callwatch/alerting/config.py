@@ -23,8 +23,10 @@ from pydantic import model_validator as _model_validator
 
 from callwatch.alerting.base import AlertsConfigError, Channel, ChannelContext
 from callwatch.alerting.registry import REGISTRY
+from streams.alerting import oncall as schedules
 from streams.alerting.delivery import Backoff, ChannelKind
-from streams.alerting.routing import LOG_CHANNEL, Route, Tier
+from streams.alerting.oncall import OnCallFile, ScheduleError, tier_targets
+from streams.alerting.routing import LOG_CHANNEL, Route, Target, Tier
 from streams.engine.policy import Severity
 
 # Kibana Discover filtered to the call; point it at your own dashboards.
@@ -85,13 +87,25 @@ class MatchConfig(_Strict):
 
 class TierConfig(_Strict):
     after_minutes: float = Field(ge=0)
-    channels: list[str] = Field(min_length=1)
+    channels: list[str] = []
+    # a schedule of the on-call file: the person on call when the tier is told
+    oncall: str | None = None
+
+    @_model_validator(mode="after")
+    def _someone(self) -> TierConfig:
+        if not self.channels and self.oncall is None:
+            raise ValueError("a tier needs 'channels', 'oncall' (a schedule), or both")
+        return self
 
 
 class RouteConfig(_Strict):
     match: MatchConfig = MatchConfig()
     channels: list[str] | None = Field(None, min_length=1)
     escalation: list[TierConfig] | None = Field(None, min_length=1)
+    # while nobody acknowledges a firing alert, tell the channels that carried it again
+    renotify_minutes: float | None = Field(None, gt=0)
+    # an acknowledgement lasts this long; a still-firing alert is then open again
+    ack_timeout_minutes: float | None = Field(None, gt=0)
 
     @_model_validator(mode="after")
     def _channels_or_escalation(self) -> RouteConfig:
@@ -113,6 +127,8 @@ class RouteConfig(_Strict):
 
 
 class AlertsFile(_Strict):
+    # who is on call (see streams/alerting/oncall.py); relative to the alerts file
+    oncall_file: Path | None = None
     dashboard: DashboardConfig = DashboardConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     channels: dict[str, dict[str, Any]] = {}
@@ -130,10 +146,15 @@ class AlertsSetup:
     timeout_seconds: float
     context: ChannelContext
     failed_after_attempts: int = 5
+    oncall: OnCallFile | None = None
 
     @property
     def kinds(self) -> dict[str, ChannelKind]:
         return {name: channel.kind for name, channel in self.channels.items()}
+
+    def targets(self, tier: Tier, now: int) -> tuple[Target, ...]:
+        """Who a tier reaches at ``now``, through the on-call schedule."""
+        return tier_targets(self.oncall, tier, now)
 
 
 def load_alerts(path: Path | None, rules: Collection[str]) -> AlertsSetup:
@@ -157,7 +178,10 @@ def load_alerts(path: Path | None, rules: Collection[str]) -> AlertsSetup:
         timeout_seconds=parsed.delivery.timeout_seconds,
     )
     channels = _build_channels(source, parsed.channels, context)
-    routes = tuple(_route(source, i, r, channels, rules) for i, r in enumerate(parsed.routes))
+    oncall = _oncall(source, path, parsed.oncall_file, channels)
+    routes = tuple(
+        _route(source, i, r, channels, rules, oncall) for i, r in enumerate(parsed.routes)
+    )
     return AlertsSetup(
         source=source,
         channels=channels,
@@ -166,7 +190,29 @@ def load_alerts(path: Path | None, rules: Collection[str]) -> AlertsSetup:
         timeout_seconds=parsed.delivery.timeout_seconds,
         context=context,
         failed_after_attempts=parsed.delivery.failed_after_attempts,
+        oncall=oncall,
     )
+
+
+def _oncall(
+    source: str, path: Path | None, file: Path | None, channels: Mapping[str, Channel]
+) -> OnCallFile | None:
+    if file is None:
+        return None
+    if not file.is_absolute() and path is not None:
+        file = path.parent / file
+    try:
+        oncall = schedules.load(file)
+    except ScheduleError as exc:
+        raise AlertsConfigError(f"{source}: oncall_file: {exc}") from None
+    for person_id, person_channels in schedules.channels_used(oncall).items():
+        missing = [c for c in person_channels if c not in channels]
+        if missing:
+            raise AlertsConfigError(
+                f"{file}: people.{person_id}: channel(s) {', '.join(missing)} not defined"
+                f" under 'channels' in {source}"
+            )
+    return oncall
 
 
 def _build_channels(
@@ -202,6 +248,7 @@ def _route(
     route: RouteConfig,
     channels: Mapping[str, Channel],
     rules: Collection[str],
+    oncall: OnCallFile | None = None,
 ) -> Route:
     where = f"{source}: routes[{index}]"
     unknown_rules = [r for r in route.match.rule if r not in rules]
@@ -218,11 +265,24 @@ def _route(
                 f"{where}: channel(s) {', '.join(missing)} not defined under 'channels'"
                 f" (defined: {', '.join(sorted(channels))})"
             )
+        if tier.oncall is not None and (oncall is None or tier.oncall not in oncall.schedules):
+            known = ", ".join(sorted(oncall.schedules)) if oncall else "no oncall_file given"
+            raise AlertsConfigError(
+                f"{where}: on-call schedule {tier.oncall!r} not in the oncall_file ({known})"
+            )
     return Route(
-        tiers=tuple(Tier(round(t.after_minutes * 60_000), tuple(t.channels)) for t in tiers),
+        tiers=tuple(
+            Tier(round(t.after_minutes * 60_000), tuple(t.channels), t.oncall) for t in tiers
+        ),
         severities=frozenset(route.match.severity),
         rules=frozenset(route.match.rule),
+        renotify_ms=_ms(route.renotify_minutes),
+        ack_timeout_ms=_ms(route.ack_timeout_minutes),
     )
+
+
+def _ms(minutes: float | None) -> int | None:
+    return None if minutes is None else round(minutes * 60_000)
 
 
 def _explain(where: str, exc: ValidationError) -> str:

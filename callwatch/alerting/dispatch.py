@@ -37,12 +37,18 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 from callwatch import metrics
+from callwatch.alerting.action_links import LinkSigner
 from callwatch.alerting.base import DeliveryError, Outgoing
 from callwatch.alerting.config import AlertsSetup, escalation_minutes
 from streams.alerting import delivery as state
-from streams.alerting.delivery import Ack, AckOutcome, CallAlerts, ReceiveOutcome, Work
+from streams.alerting.delivery import Ack, CallAlerts, ReceiveOutcome, Work
 from streams.alerting.message import Message, render
-from streams.alerting.records import ack_record, attempt_record, escalation_record
+from streams.alerting.records import (
+    ack_record,
+    attempt_record,
+    escalation_record,
+    is_escalate_request,
+)
 from streams.alerting.routing import Route, route_for
 from streams.engine.deadlines import DeadlineQueue
 
@@ -58,6 +64,8 @@ LIVE_WINDOW_S: Final = 24 * 3600
 LEASE_MARGIN_MS: Final = 5_000
 # How long a send waits for its in-flight record to reach Kafka.
 DURABLE_WAIT_SECONDS: Final = 5.0
+# Outcomes of recent requests (ack, escalate now), for the page that submitted them.
+OUTCOMES_KEPT: Final = 1000
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 Durable = Callable[[], Awaitable[None]]
@@ -84,6 +92,7 @@ class Dispatcher:
         now_ms: Callable[[], int],
         owns: Callable[[str], bool] = lambda call_id: True,
         durable: Durable = _nothing_to_flush,
+        signer: LinkSigner | None = None,
     ) -> None:
         # ``owns``: whether this worker is the one delivering for a call. The
         # in-memory table may still hold calls of partitions a rebalance moved away, and
@@ -94,6 +103,8 @@ class Dispatcher:
         self.emit = emit
         self.now_ms = now_ms
         self.durable = durable
+        self.signer = signer  # None: messages carry no action links
+        self.outcomes: dict[str, str] = {}  # request (ack) id -> outcome, newest last
         self.lease_ms = int(setup.timeout_seconds * 1000) + LEASE_MARGIN_MS
         self.kinds = setup.kinds
         self.queue = DeadlineQueue()
@@ -134,7 +145,9 @@ class Dispatcher:
         call_id = str(intent["call_id"])
         call = self._load(call_id) or CallAlerts(call_id=call_id)
         route = route_for(self.setup.routes, str(intent["severity"]), str(intent["rule"]))
-        outcome = state.receive(call, intent, route, self.kinds, self.now_ms())
+        outcome = state.receive(
+            call, intent, route, self.kinds, self.now_ms(), self.setup.targets
+        )
         if outcome == "duplicate":
             alert = call.alerts[str(intent["dedup_key"])]
             for channel in state.delivered_on(alert, str(intent["alert_id"])):
@@ -143,24 +156,49 @@ class Dispatcher:
         self._save(call)
         return outcome
 
-    async def acknowledge(self, request: Mapping[str, Any]) -> AckOutcome:
+    async def acknowledge(self, request: Mapping[str, Any]) -> str:
+        """A person's request: an acknowledgement, or "escalate now" from a link."""
         call_id, key = str(request["call_id"]), str(request["dedup_key"])
+        request_id = str(request["ack_id"])
+        if request_id in self.outcomes:
+            return self.outcomes[request_id]  # this very request, redelivered: recorded
         call = self._load(call_id) or CallAlerts(call_id=call_id)
-        at = _millis(str(request["at"])) or self.now_ms()
-        ack = Ack(by=str(request["by"]), at=at, comment=request.get("comment"),
-                  ack_id=str(request["ack_id"]))
-        outcome = state.acknowledge(call, key, ack)
-        alert = call.alerts.get(key)
-        repeated = alert is not None and alert.ack is not None and alert.ack.ack_id == ack.ack_id
-        if outcome == "already_acknowledged" and repeated:
-            return "acknowledged"  # this very ack, redelivered: recorded already
-        if outcome == "acknowledged":
-            self._save(call)
-            log.warning("alert %s acknowledged by %s", key, ack.by)
+        now = self.now_ms()
+        at = _millis(str(request["at"])) or now
+        link_id = request.get("link_id")
+        who = str(request["by"])
+        outcome: str
+        if state.used_by_request(call, key, request_id):
+            # this very request, redelivered after a restart: recorded already
+            return "escalating" if is_escalate_request(request) else "acknowledged"
+        if is_escalate_request(request):
+            outcome = state.escalate_now(call, key, who, now, link_id, request_id)
+            changed = outcome == "escalating"
         else:
-            log.warning("acknowledgement of %s by %s: %s", key, ack.by, outcome)
-        await self.emit(call_id, ack_record(request, outcome, alert))
+            ack = Ack(by=who, at=at, comment=request.get("comment"), ack_id=request_id,
+                      via=str(request.get("via") or ""))
+            alert = call.alerts.get(key)
+            if alert is not None and alert.ack is not None and alert.ack.ack_id == request_id:
+                return "acknowledged"  # this very ack, redelivered after a restart
+            outcome = state.acknowledge(call, key, ack, self.kinds, now, link_id)
+            changed = outcome == "acknowledged"
+        if changed:
+            self._save(call)
+            log.warning("alert %s: %s by %s", key, outcome, who)
+        else:
+            log.warning("request on %s by %s: %s", key, who, outcome)
+        self._remember(request_id, outcome)
+        await self.emit(call_id, ack_record(request, outcome, call.alerts.get(key)))
         return outcome
+
+    def _remember(self, request_id: str, outcome: str) -> None:
+        self.outcomes[request_id] = outcome
+        while len(self.outcomes) > OUTCOMES_KEPT:
+            del self.outcomes[next(iter(self.outcomes))]
+
+    def call_state(self, call_id: str) -> CallAlerts | None:
+        """The call's alert state as this worker holds it (None: not here)."""
+        return self._load(call_id)
 
     # ------------------------------------------------------------------ time
     async def tick(self) -> None:
@@ -174,8 +212,12 @@ class Dispatcher:
                 call = self._load(call_id) if self.owns(call_id) else None
                 if call is None:
                     continue
-                escalations = state.escalate(call, self._route_of, now)
-                changed, waiting = bool(escalations), False
+                before = state.dump(call)
+                escalations = state.escalate(
+                    call, self._route_of, now, self.setup.targets, self.kinds
+                )
+                # not only escalations change the state: reminders and re-openings too
+                changed, waiting = state.dump(call) != before, False
                 for item in state.due_work(call, now):
                     if item.channel not in self.setup.channels:
                         self._unknown_channel(call, item, now)
@@ -193,9 +235,10 @@ class Dispatcher:
                 for escalation in escalations:
                     alert = call.alerts[escalation.dedup_key]
                     log.warning(
-                        "alert %s not acknowledged after %.1f min: escalated to tier %d (%s)",
-                        escalation.dedup_key, escalation.after_ms / 60_000, escalation.tier,
-                        ", ".join(escalation.channels) or "no new channel",
+                        "alert %s (%s): tier %d told (%s)", escalation.dedup_key,
+                        escalation.reason, escalation.tier,
+                        ", ".join(f"{t.channel}{' for ' + t.recipient if t.recipient else ''}"
+                                  for t in escalation.targets) or "no new channel",
                     )
                     await self.emit(call_id, escalation_record(alert, escalation, now))
             for channel, items in work.items():
@@ -276,6 +319,7 @@ class Dispatcher:
     def _render(self, work: Work) -> Message:
         intent = work.intent
         route = route_for(self.setup.routes, str(intent["severity"]), str(intent["rule"]))
+        links = self.signer.links(work, self.now_ms()) if self.signer is not None else None
         return render(
             intent,
             self.setup.context.call_url_template,
@@ -283,6 +327,7 @@ class Dispatcher:
             escalated_after_minutes=escalation_minutes(route, work.tier),
             acknowledged_by=work.acked_by,
             possible_repeat=work.possible_repeat,
+            links=links,
         )
 
     async def _succeeded(self, name: str, group: list[Work]) -> None:

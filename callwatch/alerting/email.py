@@ -95,6 +95,11 @@ class EmailChannel(Channel):
         email["X-Callwatch-Dedup-Key"] = message.dedup_key
         if message.possible_repeat:
             email["X-Callwatch-Possible-Repeat"] = "yes"
+        original = item.work.intent.get("notice_of")
+        if original:  # an announcement or reminder threads under the alert it follows
+            parent = message_id(str(original), self.name, self.config.sender)
+            email["In-Reply-To"] = parent
+            email["References"] = parent
         if message.firing and message.severity == "critical":
             email["Importance"] = "high"
             email["X-Priority"] = "1"

@@ -35,7 +35,8 @@ from streams.alerting.signing import signed_headers
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 # httpx logs every request's URL at INFO; Slack and Teams URLs are credentials.
 logging.getLogger("httpx").setLevel(logging.WARNING)
-_COLOR = {"firing": "attention", "cured": "warning", "resolved": "good", "withdrawn": "good"}
+_COLOR = {"firing": "attention", "cured": "warning", "resolved": "good", "withdrawn": "good",
+          "acknowledged": "good", "reminder": "attention", "reopened": "attention"}
 
 
 class WebhookConfig(ChannelConfig):
@@ -146,6 +147,13 @@ def generic_payload(item: Outgoing) -> dict[str, Any]:
         "agency": intent.get("agency"),
         "policy_version": intent.get("policy_version"),
         "possible_repeat": message.possible_repeat,
+        # issue 19: one-click actions, for this recipient only, and the alerter's notices
+        "ack_url": message.ack_url,
+        "escalate_url": message.escalate_url,
+        "links_expire": message.links_expire or None,
+        "notice_of": intent.get("notice_of"),
+        "acknowledged_by": message.acknowledged_by,
+        "recipient": work.recipient or None,
     }
 
 
@@ -154,7 +162,21 @@ def _slack_escape(text: str) -> str:
 
 
 def slack_payload(message: Message) -> dict[str, Any]:
-    """Slack incoming-webhook blocks (also accepted by Mattermost and Rocket.Chat)."""
+    """Slack incoming-webhook blocks (also accepted by Mattermost and Rocket.Chat).
+
+    An acknowledgement reads as one green-ticked line naming who took the call, so the
+    channel sees at a glance that nobody else needs to move."""
+    if message.kind == "acknowledged":
+        line = f":white_check_mark: *{_slack_escape(message.what)}*"
+        return {
+            "text": message.title,
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": line}},
+                {"type": "context", "elements": [
+                    {"type": "mrkdwn", "text": _slack_escape(message.title)}]},
+                _slack_buttons(message),
+            ],
+        }
     fields = [
         f"*What happened:* {_slack_escape(message.what)}",
         f"*Policy:* {_slack_escape(message.policy)}",
@@ -163,18 +185,14 @@ def slack_payload(message: Message) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(fields)}},
-        {
-            "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Open the call"},
-                    "url": message.call_url,
-                }
-            ],
-        },
+        _slack_buttons(message),
     ]
-    if message.acknowledge:
+    if message.ack_url:
+        blocks.append({"type": "context", "elements": [{
+            "type": "mrkdwn",
+            "text": f"The buttons work once, for this channel, until {message.links_expire}.",
+        }]})
+    elif message.acknowledge:
         blocks.append(
             {
                 "type": "context",
@@ -184,6 +202,19 @@ def slack_payload(message: Message) -> dict[str, Any]:
             }
         )
     return {"text": message.title, "blocks": blocks}
+
+
+def _slack_buttons(message: Message) -> dict[str, Any]:
+    buttons: list[dict[str, Any]] = []
+    if message.ack_url:
+        buttons.append({"type": "button", "style": "primary", "url": message.ack_url,
+                        "text": {"type": "plain_text", "text": "I'm taking it"}})
+    if message.escalate_url:
+        buttons.append({"type": "button", "style": "danger", "url": message.escalate_url,
+                        "text": {"type": "plain_text", "text": "Escalate now"}})
+    buttons.append({"type": "button", "url": message.call_url,
+                    "text": {"type": "plain_text", "text": "Open the call"}})
+    return {"type": "actions", "elements": buttons}
 
 
 def teams_payload(message: Message) -> dict[str, Any]:
@@ -210,14 +241,34 @@ def teams_payload(message: Message) -> dict[str, Any]:
                     {"title": "Do now", "value": message.action},
                     *(
                         [{"title": "Acknowledge", "value": message.acknowledge}]
-                        if message.acknowledge
+                        if message.acknowledge and not message.ack_url
                         else []
                     ),
                 ],
             },
         ],
-        "actions": [{"type": "Action.OpenUrl", "title": "Open the call", "url": message.call_url}],
+        "actions": [
+            *(
+                [{"type": "Action.OpenUrl", "title": "I'm taking it", "url": message.ack_url,
+                  "style": "positive"}]
+                if message.ack_url else []
+            ),
+            *(
+                [{"type": "Action.OpenUrl", "title": "Escalate now",
+                  "url": message.escalate_url, "style": "destructive"}]
+                if message.escalate_url else []
+            ),
+            {"type": "Action.OpenUrl", "title": "Open the call", "url": message.call_url},
+        ],
     }
+    if message.kind == "acknowledged":
+        # one line anyone scrolling past can read: who took it, when, what they said
+        card["body"] = [
+            {"type": "TextBlock", "text": f"\u2705 {message.what}", "wrap": True,
+             "weight": "Bolder", "color": "good"},
+            {"type": "TextBlock", "text": message.title, "wrap": True, "isSubtle": True,
+             "size": "Small"},
+        ]
     return {
         "type": "message",
         "attachments": [

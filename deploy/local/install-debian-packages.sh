@@ -2,12 +2,14 @@
 # Installs the Debian packages callwatch's tests and local tooling need:
 #   prometheus               -> promtool (checks and unit-tests deploy/prometheus)
 #   prometheus-alertmanager  -> amtool   (checks deploy/alertmanager/alertmanager.yml)
+#   chromium, chromium-driver -> the headless browser tests of the call page (issue 19)
 # Idempotent: installs only what is missing. As root it runs apt-get; otherwise
 # it prints the exact command to run and exits non-zero, because the tests that
 # need these tools fail (they never skip) until they are installed.
 set -euo pipefail
 
 packages=(prometheus prometheus-alertmanager)
+packages+=(chromium chromium-driver)
 
 missing=()
 for pkg in "${packages[@]}"; do

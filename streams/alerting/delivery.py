@@ -38,11 +38,20 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from streams.alerting.routing import Route
+from streams.alerting.routing import Route, Target, Tier, channel_targets
 
 AlertState = Literal["firing", "resolved"]
 ReceiveOutcome = Literal["new", "updated", "duplicate"]
-AckOutcome = Literal["acknowledged", "already_acknowledged", "unknown_alert"]
+AckOutcome = Literal["acknowledged", "already_acknowledged", "unknown_alert", "link_used"]
+EscalateOutcome = Literal[
+    "escalating", "acknowledged_already", "not_firing", "top_tier", "unknown_alert", "link_used"
+]
+# Messages the alerter writes itself, after the engine's: an acknowledgement announced
+# on the channels that carried the alert, a reminder while nobody acknowledges, and an
+# alert open again because its acknowledgement timed out.
+Notice = Literal["acknowledged", "reminder", "reopened"]
+Targets = Callable[[Tier, int], Sequence[Target]]
+USED_LINKS_KEPT: Final = 200  # per alert; links carry a deadline anyway
 
 ERROR_CHARS: Final = 500  # how much of a channel's error message the state keeps
 
@@ -73,6 +82,7 @@ class Ack(msgspec.Struct, frozen=True):
     at: int
     comment: str | None = None
     ack_id: str = ""
+    via: str = ""
 
 
 class Delivery(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -86,6 +96,8 @@ class Delivery(msgspec.Struct, kw_only=True, omit_defaults=True):
     last_error: str | None = None
     sending: str | None = None  # alert id of the attempt in flight (see ``started``)
     sending_until: int | None = None  # its lease: after this it is due again
+    recipient: str = ""  # the person of the on-call schedule this channel reaches, if any
+    recipient_name: str = ""
 
 
 class Alert(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -102,6 +114,16 @@ class Alert(msgspec.Struct, kw_only=True, omit_defaults=True):
     escalate_at: int | None = None
     ack: Ack | None = None
     deliveries: dict[str, Delivery] = {}
+    renotify_ms: int | None = None  # from the route, when the incident started
+    ack_timeout_ms: int | None = None
+    remind_at: int | None = None  # the next reminder while unacknowledged
+    reopen_at: int | None = None  # when the acknowledgement times out
+    notices: int = 0  # numbers the alerter's own messages (announcements, reminders)
+    timed_out_acks: list[Ack] = []  # acknowledgements that ran out with the alert firing
+    # action links already used (each works once): link id -> the request that used it,
+    # so the same request redelivered after a restart is told from a second use
+    used_links: dict[str, str] = {}
+    escalation_requested_by: str | None = None  # "escalate now", until it is done
 
 
 class CallAlerts(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -124,6 +146,9 @@ class Work:
     retry: bool  # an earlier attempt of this message failed
     acked_by: str | None
     possible_repeat: bool = False  # an attempt of this message was cut off mid-send
+    recipient: str = ""  # the person paged through this channel (on-call schedule), if any
+    recipient_name: str = ""
+    acked_until: int | None = None  # when the acknowledgement times out, if it does
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +157,9 @@ class Escalation:
     tier: int
     after_ms: int
     channels: tuple[str, ...]  # channels newly told
+    targets: tuple[Target, ...] = ()  # the same, with the people they reach
+    reason: Literal["unacknowledged", "requested", "ack_timeout"] = "unacknowledged"
+    requested_by: str | None = None
 
 
 _encoder = msgspec.json.Encoder()
@@ -158,8 +186,12 @@ def receive(
     route: Route,
     kinds: Mapping[str, ChannelKind],
     now: int,
+    targets: Targets = channel_targets,
 ) -> ReceiveOutcome:
-    """Take an alert intent into the call's state and queue it on the channels owed it."""
+    """Take an alert intent into the call's state and queue it on the channels owed it.
+
+    ``targets``: who a tier reaches at ``now`` (the on-call schedule); by default
+    the tier's channels as they are."""
     key = str(intent["dedup_key"])
     alert_id = str(intent["alert_id"])
     state: AlertState = "firing" if intent["state"] == "firing" else "resolved"
@@ -181,8 +213,8 @@ def receive(
         if state == "firing":
             _start_incident(alert, route, now)
         if not withdrawn:  # withdrawn before anyone heard of it: nothing to say
-            for channel in route.tiers[0].channels:
-                alert.deliveries[channel] = Delivery(queue=[alert_id], next_at=now)
+            for target in targets(route.tiers[0], now):
+                alert.deliveries[target.channel] = _delivery_for(target, 0, [alert_id], now)
         return "new"
     if alert_id == alert.latest or revision <= alert.revision:
         return "duplicate"
@@ -193,10 +225,13 @@ def receive(
     alert.intents[alert_id] = dict(intent)
     if reopened:
         _start_incident(alert, route, now)
-        for channel in route.tiers[0].channels:
-            alert.deliveries.setdefault(channel, Delivery())
+        for target in targets(route.tiers[0], now):
+            alert.deliveries.setdefault(target.channel, _delivery_for(target, 0, [], None))
+    _drop_stale_notices(alert)
     if state == "resolved":
         alert.escalate_at = None
+        alert.remind_at = None
+        alert.reopen_at = None
     for channel, delivery in alert.deliveries.items():
         _enqueue(delivery, alert_id, withdrawn, kinds.get(channel, MESSAGE_CHANNEL), now)
     _forget_unqueued_intents(alert)
@@ -208,6 +243,21 @@ def _start_incident(alert: Alert, route: Route, now: int) -> None:
     alert.tier = 0
     alert.ack = None
     alert.escalate_at = route.escalate_at(now, 0)
+    alert.renotify_ms = route.renotify_ms
+    alert.ack_timeout_ms = route.ack_timeout_ms
+    alert.remind_at = now + route.renotify_ms if route.renotify_ms else None
+    alert.reopen_at = None
+    alert.escalation_requested_by = None
+
+
+def _delivery_for(target: Target, tier: int, queue: list[str], now: int | None) -> Delivery:
+    return Delivery(
+        tier=tier,
+        queue=list(queue),
+        next_at=now if queue else None,
+        recipient=target.recipient,
+        recipient_name=target.recipient_name,
+    )
 
 
 def _enqueue(
@@ -239,6 +289,7 @@ def due_work(call: CallAlerts, now: int) -> Iterator[Work]:
     """Every attempt due at ``now``: the head of each queue, or a firing alert's re-send."""
     for alert in call.alerts.values():
         acked_by = alert.ack.by if alert.ack else None
+        acked_until = alert.reopen_at if alert.ack else None
         for channel, delivery in alert.deliveries.items():
             if delivery.queue:
                 if delivery.next_at is not None and delivery.next_at <= now:
@@ -246,7 +297,8 @@ def due_work(call: CallAlerts, now: int) -> Iterator[Work]:
                     yield Work(
                         call.call_id, alert.dedup_key, channel, head, alert.intents[head],
                         delivery.tier, False, delivery.attempts + 1, delivery.failures > 0,
-                        acked_by, _cut_off(delivery, head, now),
+                        acked_by, _cut_off(delivery, head, now), delivery.recipient,
+                        delivery.recipient_name, acked_until,
                     )
             elif (
                 alert.state == "firing"
@@ -257,6 +309,7 @@ def due_work(call: CallAlerts, now: int) -> Iterator[Work]:
                     call.call_id, alert.dedup_key, channel, alert.latest,
                     alert.intents[alert.latest], delivery.tier, True, delivery.attempts + 1,
                     delivery.failures > 0, acked_by, _cut_off(delivery, alert.latest, now),
+                    delivery.recipient, delivery.recipient_name, acked_until,
                 )
 
 
@@ -273,8 +326,11 @@ def next_due(call: CallAlerts) -> int | None:
     """The earliest time anything about this call needs doing, or None."""
     times: list[int] = []
     for alert in call.alerts.values():
-        if alert.escalate_at is not None and alert.state == "firing" and alert.ack is None:
-            times.append(alert.escalate_at)
+        if alert.state == "firing":
+            if alert.ack is None:
+                times.extend(t for t in (alert.escalate_at, alert.remind_at) if t is not None)
+            elif alert.reopen_at is not None:
+                times.append(alert.reopen_at)
         for delivery in alert.deliveries.values():
             if delivery.queue and delivery.next_at is not None:
                 times.append(delivery.next_at)
@@ -395,46 +451,218 @@ def deferred(call: CallAlerts, work: Work, until: int) -> None:
         delivery.next_at = max(delivery.next_at or 0, until)
 
 
-def acknowledge(call: CallAlerts, dedup_key: str, ack: Ack) -> AckOutcome:
-    """Record who acknowledged the alert; an acknowledged alert escalates no further."""
+def acknowledge(
+    call: CallAlerts,
+    dedup_key: str,
+    ack: Ack,
+    kinds: Mapping[str, ChannelKind] | None = None,
+    now: int | None = None,
+    link_id: str | None = None,
+) -> AckOutcome:
+    """Record who acknowledged the alert; an acknowledged alert escalates no further.
+
+    The acknowledgement is announced on every channel that carried the alert, so
+    nobody else acts on it too; an escalation message not yet delivered to a later
+    tier is withdrawn (nobody there needs it now). ``link_id``: the action link it
+    came through, which works once."""
     alert = call.alerts.get(dedup_key)
     if alert is None:
         return "unknown_alert"
+    if link_id is not None and link_id in alert.used_links:
+        return "link_used"
     if alert.ack is not None:
         return "already_acknowledged"
+    at = ack.at if now is None else now
     alert.ack = ack
     alert.escalate_at = None
+    alert.remind_at = None
+    alert.escalation_requested_by = None
+    if link_id is not None:
+        _use_link(alert, link_id, ack.ack_id)
+    if alert.state != "firing":
+        return "acknowledged"
+    alert.reopen_at = at + alert.ack_timeout_ms if alert.ack_timeout_ms else None
+    _drop_stale_notices(alert)
+    for delivery in alert.deliveries.values():
+        if delivery.tier > 0 and not delivery.delivered and delivery.sending is None:
+            delivery.queue.clear()  # the escalation stops before it reaches anyone
+            delivery.next_at = None
+    _notify(alert, "acknowledged", {"ack": _ack_fields(ack)}, kinds or {}, at)
+    _forget_unqueued_intents(alert)
     return "acknowledged"
 
 
+def escalate_now(
+    call: CallAlerts,
+    dedup_key: str,
+    by: str,
+    now: int,
+    link_id: str | None = None,
+    request_id: str = "",
+) -> EscalateOutcome:
+    """"Escalate now" from an alert: the next tier is told at the next step of time."""
+    alert = call.alerts.get(dedup_key)
+    if alert is None:
+        return "unknown_alert"
+    if link_id is not None and link_id in alert.used_links:
+        return "link_used"
+    if alert.state != "firing":
+        return "not_firing"
+    if alert.ack is not None:
+        return "acknowledged_already"
+    if alert.escalate_at is None:
+        return "top_tier"
+    alert.escalate_at = now
+    alert.escalation_requested_by = by
+    if link_id is not None:
+        _use_link(alert, link_id, request_id)
+    return "escalating"
+
+
+def _use_link(alert: Alert, link_id: str, request_id: str) -> None:
+    alert.used_links[link_id] = request_id
+    for oldest in list(alert.used_links)[:-USED_LINKS_KEPT]:
+        del alert.used_links[oldest]
+
+
+def used_by_request(call: CallAlerts | None, dedup_key: str, request_id: str) -> bool:
+    """Whether this very request already used its link (a redelivery, not a second use)."""
+    alert = call.alerts.get(dedup_key) if call is not None else None
+    return alert is not None and bool(request_id) and request_id in alert.used_links.values()
+
+
+def _ack_fields(ack: Ack) -> dict[str, Any]:
+    return {"by": ack.by, "at": ack.at, "comment": ack.comment, "via": ack.via}
+
+
+def _notify(
+    alert: Alert,
+    notice: Notice,
+    extra: Mapping[str, Any],
+    kinds: Mapping[str, ChannelKind],
+    now: int,
+) -> None:
+    """Queue one of the alerter's own messages on every message channel that carried
+    the alert; latest-only channels (Alertmanager) re-send its state at once instead,
+    which now says who acknowledged (a silence there)."""
+    alert.notices += 1
+    notice_id = f"{alert.latest}#{notice}#{alert.notices}"
+    intent = dict(alert.intents[alert.latest])
+    intent.update(extra, alert_id=notice_id, notice=notice, notice_of=alert.latest)
+    queued = False
+    for channel, delivery in alert.deliveries.items():
+        if not delivery.delivered:
+            continue  # never told of this alert: nothing to follow up
+        if kinds.get(channel, MESSAGE_CHANNEL).latest_only:
+            if not delivery.queue and alert.state == "firing":
+                delivery.resend_at = now
+            continue
+        if not delivery.queue:
+            delivery.next_at = now
+        delivery.queue.append(notice_id)
+        queued = True
+    if queued:
+        alert.intents[notice_id] = intent
+
+
+def _drop_stale_notices(alert: Alert) -> None:
+    """Reminders and re-open notices still queued say something no longer true."""
+    for delivery in alert.deliveries.values():
+        stale = [
+            a for a in delivery.queue
+            if a != delivery.sending
+            and alert.intents.get(a, {}).get("notice") in ("reminder", "reopened")
+        ]
+        for alert_id in stale:
+            delivery.queue.remove(alert_id)
+        if not delivery.queue:
+            delivery.next_at = None
+
+
 def escalate(
-    call: CallAlerts, route_of: Callable[[Alert], Route], now: int
+    call: CallAlerts,
+    route_of: Callable[[Alert], Route],
+    now: int,
+    targets: Targets = channel_targets,
+    kinds: Mapping[str, ChannelKind] | None = None,
 ) -> list[Escalation]:
-    """Move every firing, unacknowledged alert whose next tier is due up the ladder."""
+    """The passage of time for the call's firing alerts.
+
+    An acknowledgement that has timed out opens the alert again (tier 0 told once
+    more, escalation restarted); an unacknowledged alert gets its reminder when due;
+    and every unacknowledged alert whose next tier is due moves up the ladder."""
     done: list[Escalation] = []
+    kinds = kinds or {}
     for alert in call.alerts.values():
+        if alert.state != "firing" or alert.fired_at is None:
+            continue
+        route = route_of(alert)
+        if alert.ack is not None and alert.reopen_at is not None and alert.reopen_at <= now:
+            done.append(_reopen(alert, route, now, targets, kinds))
+        if alert.ack is None and alert.remind_at is not None and alert.remind_at <= now:
+            minutes = (now - alert.fired_at) / 60_000
+            _notify(alert, "reminder", {"unacknowledged_minutes": minutes}, kinds, now)
+            interval = alert.renotify_ms or 0
+            alert.remind_at = now + interval if interval > 0 else None
         while (
-            alert.state == "firing"
-            and alert.ack is None
-            and alert.fired_at is not None
+            alert.ack is None
             and alert.escalate_at is not None
             and alert.escalate_at <= now
         ):
-            route = route_of(alert)
             tier_index = alert.tier + 1
             if tier_index >= len(route.tiers):  # the routes changed under us
                 alert.escalate_at = None
                 break
             tier = route.tiers[tier_index]
-            added = tuple(c for c in tier.channels if c not in alert.deliveries)
-            for channel in added:
-                alert.deliveries[channel] = Delivery(
-                    tier=tier_index, queue=[alert.latest], next_at=now
+            reached = tuple(targets(tier, now))
+            added = tuple(t for t in reached if t.channel not in alert.deliveries)
+            for target in added:
+                alert.deliveries[target.channel] = _delivery_for(
+                    target, tier_index, [alert.latest], now
                 )
             alert.tier = tier_index
+            requested_by = alert.escalation_requested_by
+            alert.escalation_requested_by = None
             alert.escalate_at = route.escalate_at(alert.fired_at, tier_index)
-            done.append(Escalation(alert.dedup_key, tier_index, tier.after_ms, added))
+            if requested_by is not None and alert.escalate_at is not None:
+                # asked for early: the tier after this one keeps its own time from now
+                alert.escalate_at = max(alert.escalate_at, now + _gap(route, tier_index))
+            done.append(Escalation(
+                alert.dedup_key, tier_index, tier.after_ms, tuple(t.channel for t in added),
+                added, "requested" if requested_by else "unacknowledged", requested_by,
+            ))
     return done
+
+
+def _gap(route: Route, tier: int) -> int:
+    return route.tiers[tier + 1].after_ms - route.tiers[tier].after_ms
+
+
+def _reopen(
+    alert: Alert,
+    route: Route,
+    now: int,
+    targets: Targets,
+    kinds: Mapping[str, ChannelKind],
+) -> Escalation:
+    assert alert.ack is not None
+    previous = alert.ack
+    alert.timed_out_acks.append(previous)
+    alert.ack = None
+    alert.fired_at = now
+    alert.tier = 0
+    alert.escalate_at = route.escalate_at(now, 0)
+    alert.remind_at = now + alert.renotify_ms if alert.renotify_ms else None
+    alert.reopen_at = None
+    reached = tuple(targets(route.tiers[0], now))
+    added = tuple(t for t in reached if t.channel not in alert.deliveries)
+    for target in added:  # whoever is on call now, if the shift changed meanwhile
+        alert.deliveries[target.channel] = _delivery_for(target, 0, [alert.latest], now)
+    minutes = (now - previous.at) / 60_000
+    _notify(alert, "reopened", {"previous_ack": _ack_fields(previous),
+                                "ack_minutes": minutes}, kinds, now)
+    return Escalation(alert.dedup_key, 0, 0, tuple(t.channel for t in added), added,
+                      "ack_timeout")
 
 
 def delivered_on(alert: Alert, alert_id: str) -> Sequence[str]:

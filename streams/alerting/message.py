@@ -15,7 +15,9 @@ from typing import Any, Final, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-MessageKind = Literal["firing", "resolved", "cured", "withdrawn"]
+MessageKind = Literal[
+    "firing", "resolved", "cured", "withdrawn", "acknowledged", "reminder", "reopened"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,15 @@ SEVERITY_LABEL: Final[Mapping[str, str]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Links:
+    """The signed action links of one message for one recipient (``streams.alerting.links``)."""
+
+    ack_url: str
+    escalate_url: str | None  # critical alerts only
+    expires_at: int  # unix ms
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     alert_id: str
     dedup_key: str
@@ -94,10 +105,15 @@ class Message:
     acknowledge: str  # how to acknowledge (empty when nothing is firing)
     body: str  # everything above as plain text, for e-mail and logs
     possible_repeat: bool = False  # a send of this very message was cut off: may be a repeat
+    ack_url: str | None = None  # "I'm taking it": opens the action page
+    escalate_url: str | None = None  # "Escalate now" (critical alerts)
+    links_expire: str = ""  # when the links stop working, in the reader's time zone
+    acknowledged_by: str | None = None  # who, on an acknowledgement announcement
 
     @property
     def firing(self) -> bool:
-        return self.kind == "firing"
+        """The alert is firing and wants someone to act: page, remind, re-open."""
+        return self.kind in ("firing", "reminder", "reopened")
 
 
 def call_url(template: str, call_id: str) -> str:
@@ -106,6 +122,9 @@ def call_url(template: str, call_id: str) -> str:
 
 
 def message_kind(intent: Mapping[str, Any]) -> MessageKind:
+    notice = intent.get("notice")
+    if notice in ("acknowledged", "reminder", "reopened"):
+        return notice  # type: ignore[no-any-return]
     if intent.get("state") == "firing":
         return "firing"
     if intent.get("withdrawn"):
@@ -123,6 +142,7 @@ def render(
     escalated_after_minutes: float | None = None,
     acknowledged_by: str | None = None,
     possible_repeat: bool = False,
+    links: Links | None = None,
 ) -> Message:
     """Render an alert intent (``streams.engine.records.alert_intent``) for people.
 
@@ -142,11 +162,45 @@ def render(
     resolved_at = _when(intent.get("resolved_at"), zone)
     detail = str(intent.get("detail") or "").strip()
 
+    announced_by: str | None = None
     if kind == "firing":
         prefix = f"[{label}]" if escalated_after_minutes is None else f"[{label}, ESCALATED]"
         title = f"{prefix} Call {call_id}: {text.headline} ({clause})"
         what = f"Call {call_id} from {agency}: {text.headline} at {violation_at}."
         action = text.action
+    elif kind == "acknowledged":
+        ack = _mapping(intent.get("ack"))
+        announced_by = str(ack.get("by") or "someone")
+        said = _said(ack.get("comment"))
+        title = f"[ACKNOWLEDGED] Call {call_id}: {announced_by} is on it ({clause})"
+        what = (
+            f"Acknowledged by {announced_by} at {_clock(ack.get('at'), zone)}{said}."
+            f" Call {call_id} from {agency}: {text.headline} at {violation_at}."
+            " Escalation has stopped."
+        )
+        action = (
+            f"Nothing, unless {announced_by} asks you for help: do not act on this call"
+            " twice."
+        )
+    elif kind == "reminder":
+        minutes = float(intent.get("unacknowledged_minutes") or 0)
+        title = f"[{label}, STILL UNACKNOWLEDGED] Call {call_id}: {text.headline} ({clause})"
+        what = (
+            f"Nobody has acknowledged this alert for {_minutes(minutes)}. Call {call_id}"
+            f" from {agency}: {text.headline} at {violation_at}."
+        )
+        action = text.action
+    elif kind == "reopened":
+        previous = _mapping(intent.get("previous_ack"))
+        who = str(previous.get("by") or "someone")
+        title = f"[{label}, OPEN AGAIN] Call {call_id}: {text.headline} ({clause})"
+        what = (
+            f"{who} acknowledged this alert at {_clock(previous.get('at'), zone)}, but the"
+            f" breach is still open {_minutes(float(intent.get('ack_minutes') or 0))} later,"
+            f" so it is open again. Call {call_id} from {agency}: {text.headline} at"
+            f" {violation_at}."
+        )
+        action = f"{text.action} If {who} is handling it, check with them first."
     elif kind == "cured":
         title = f"[{label}, ALREADY CURED] Call {call_id}: {text.headline} ({clause})"
         what = (
@@ -165,14 +219,14 @@ def render(
             f" {violation_at} was wrong."
         )
         action = "No action needed; disregard the earlier alert."
-    if detail and kind != "withdrawn":
+    if detail and kind in ("firing", "reminder", "reopened", "cured", "resolved"):
         what = f"{what} Detail: {detail}."
     if escalated_after_minutes is not None and kind == "firing":
         what = (
             f"{what} Nobody acknowledged this alert within"
             f" {_minutes(escalated_after_minutes)}; it is now escalated to you."
         )
-    if acknowledged_by and kind != "firing":
+    if acknowledged_by and kind in ("resolved", "cured", "withdrawn"):
         what = f"{what} Acknowledged by {acknowledged_by}."
     clause_text = str(intent.get("clause_text") or intent.get("summary") or "")
     policy = f"{clause}: {clause_text}"
@@ -180,19 +234,27 @@ def render(
     if source:
         policy = f"{policy} (policy {source})"
     dedup_key = str(intent["dedup_key"])
+    pages = kind in ("firing", "reminder", "reopened")
     acknowledge = (
         f"callwatch ack {dedup_key} --by YOUR-NAME (or POST /alerts/{dedup_key}/ack)"
-        if kind == "firing"
+        if pages
         else ""
     )
+    links = links if pages else None
+    expires = _clock(links.expires_at, zone, with_day=True) if links else ""
     lines = [
         title,
         "",
         f"WHAT HAPPENED: {what}",
         f"POLICY: {policy}",
         f"DO NOW: {action}",
-        f"CALL: {link}",
     ]
+    if links is not None:
+        lines.append(f"I'M TAKING IT (acknowledge, one click): {links.ack_url}")
+        if links.escalate_url:
+            lines.append(f"ESCALATE NOW (tell the next tier at once): {links.escalate_url}")
+        lines.append(f"(These links work once, for you only, until {expires}.)")
+    lines.append(f"CALL: {link}")
     if acknowledge:
         lines.append(f"ACKNOWLEDGE: {acknowledge}")
     lines.append(f"Severity {severity}; alert {intent['alert_id']}.")
@@ -215,6 +277,10 @@ def render(
         acknowledge=acknowledge,
         body="\n".join(lines) + "\n",
         possible_repeat=possible_repeat,
+        ack_url=links.ack_url if links else None,
+        escalate_url=links.escalate_url if links else None,
+        links_expire=expires,
+        acknowledged_by=announced_by,
     )
 
 
@@ -231,6 +297,23 @@ def _when(iso: object, zone: ZoneInfo) -> str:
         return "an unknown time"
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _said(comment: object) -> str:
+    text = str(comment or "").strip()
+    return f': "{text}"' if text else ""
+
+
+def _clock(millis: object, zone: ZoneInfo, *, with_day: bool = False) -> str:
+    """A time as a sleepy reader wants it: 03:12 (and the day, for deadlines)."""
+    if not isinstance(millis, int | float):
+        return "an unknown time"
+    moment = datetime.fromtimestamp(millis / 1000, tz=zone)
+    return moment.strftime("%a %d %b %H:%M %Z" if with_day else "%H:%M %Z")
 
 
 def _minutes(value: float) -> str:

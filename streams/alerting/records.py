@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from streams.alerting.delivery import AckOutcome, Alert, Escalation, Work
+from streams.alerting.delivery import Alert, Escalation, Work
 from streams.engine.records import iso
 
 ACK_KIND: Final = "ack"
+ESCALATE_KIND: Final = "escalate"  # "escalate now", from an action link
 COMMENT_CHARS: Final = 1000
-AckVia = Literal["http", "cli"]
+NAME_CHARS: Final = 120
+AckVia = Literal["http", "cli", "link"]
 
 
 def split_dedup_key(dedup_key: str) -> tuple[str, str]:
@@ -28,27 +30,50 @@ def split_dedup_key(dedup_key: str) -> tuple[str, str]:
 
 
 def ack_request(
-    dedup_key: str, *, by: str, at: int, ack_id: str, via: AckVia, comment: str | None = None
+    dedup_key: str,
+    *,
+    by: str,
+    at: int,
+    ack_id: str,
+    via: AckVia,
+    comment: str | None = None,
+    link_id: str | None = None,
+    recipient: str | None = None,
+    kind: Literal["ack", "escalate"] = ACK_KIND,
 ) -> dict[str, Any]:
-    """The acknowledgement as produced to the alerts topic, keyed by call id."""
+    """The acknowledgement (or an "escalate now") as produced to the alerts topic, keyed
+    by call id. ``link_id``/``recipient``: the action link it came through."""
     call_id, rule = split_dedup_key(dedup_key)
     if not by.strip():
         raise ValueError("an acknowledgement needs the name of who acknowledges")
-    return {
-        "kind": ACK_KIND,
+    record = {
+        "kind": kind,
         "ack_id": ack_id,
         "dedup_key": dedup_key,
         "call_id": call_id,
         "rule": rule,
-        "by": by.strip(),
+        "by": by.strip()[:NAME_CHARS],
         "at": iso(at),
         "comment": (comment or "").strip()[:COMMENT_CHARS] or None,
         "via": via,
     }
+    if link_id is not None:
+        record["link_id"] = link_id
+        record["recipient"] = recipient
+    return record
 
 
 def is_ack(record: Mapping[str, Any]) -> bool:
     return record.get("kind") == ACK_KIND
+
+
+def is_escalate_request(record: Mapping[str, Any]) -> bool:
+    return record.get("kind") == ESCALATE_KIND
+
+
+def is_request(record: Mapping[str, Any]) -> bool:
+    """A person's request (acknowledge, escalate now) rather than an engine intent."""
+    return is_ack(record) or is_escalate_request(record)
 
 
 def _alert_fields(intent: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,6 +101,9 @@ def attempt_record(
         "channel": work.channel,
         "channel_type": channel_type,
         "tier": work.tier,
+        "recipient": work.recipient or None,
+        "recipient_name": work.recipient_name or None,
+        "notice_of": work.intent.get("notice_of"),
         "attempt": attempt,
         "outcome": outcome,
         "error": error,
@@ -85,20 +113,34 @@ def attempt_record(
 
 
 def _attempt_kind(work: Work) -> str:
-    """delivery; resend (Alertmanager's periodic re-send of a firing alert); or repeat
-    (a message sent again, marked as a possible repeat, after a crash cut its send off)."""
+    """delivery; resend (Alertmanager's periodic re-send of a firing alert); repeat
+    (a message sent again, marked as a possible repeat, after a crash cut its send off);
+    or the alerter's own messages: announcement (of an acknowledgement), reminder,
+    reopened (an acknowledgement timed out)."""
     if work.resend:
         return "resend"
-    return "repeat" if work.possible_repeat else "delivery"
+    if work.possible_repeat:
+        return "repeat"
+    notice = work.intent.get("notice")
+    return _NOTICE_KINDS.get(str(notice), "delivery") if notice else "delivery"
+
+
+_NOTICE_KINDS: Final = {
+    "acknowledged": "announcement", "reminder": "reminder", "reopened": "reopened"
+}
 
 
 def ack_record(
-    request: Mapping[str, Any], outcome: AckOutcome, alert: Alert | None
+    request: Mapping[str, Any], outcome: str, alert: Alert | None
 ) -> dict[str, Any]:
+    """An acknowledgement or an "escalate now", with what came of it."""
     intent: Mapping[str, Any] = alert.intents.get(alert.latest, {}) if alert else {}
+    kind = str(request.get("kind") or ACK_KIND)
     return {
-        "record_id": f"ack|{request['ack_id']}",
-        "kind": ACK_KIND,
+        "record_id": f"{kind}|{request['ack_id']}",
+        "kind": kind,
+        "link_id": request.get("link_id"),
+        "recipient": request.get("recipient"),
         **_alert_fields(intent),
         "dedup_key": request["dedup_key"],
         "call_id": request["call_id"],
@@ -112,12 +154,19 @@ def ack_record(
 
 
 def escalation_record(alert: Alert, escalation: Escalation, at: int) -> dict[str, Any]:
+    """Who was paged when: the tier, its channels and the people they reach."""
+    reopened = escalation.reason == "ack_timeout"
     return {
-        "record_id": f"{alert.dedup_key}|escalation|{alert.fired_at}|{escalation.tier}",
-        "kind": "escalation",
+        "record_id": f"{alert.dedup_key}|escalation|{alert.fired_at}|{escalation.tier}"
+        + ("|reopened" if reopened else ""),
+        "kind": "reopened" if reopened else "escalation",
         **_alert_fields(alert.intents.get(alert.latest, {})),
         "tier": escalation.tier,
         "channels": list(escalation.channels),
-        "outcome": "escalated",
+        "recipients": [t.recipient for t in escalation.targets if t.recipient],
+        "recipient_names": [t.recipient_name for t in escalation.targets if t.recipient_name],
+        "reason": escalation.reason,
+        "by": escalation.requested_by,
+        "outcome": "reopened" if reopened else "escalated",
         "at": iso(at),
     }

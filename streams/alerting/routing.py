@@ -18,7 +18,17 @@ LOG_CHANNEL: Final = "log"
 @dataclass(frozen=True, slots=True)
 class Tier:
     after_ms: int  # since the alert fired
-    channels: tuple[str, ...]
+    channels: tuple[str, ...]  # told whoever is on call
+    oncall: str | None = None  # a schedule of the on-call file: the person on call then
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One channel to tell, and who it reaches (a person of the schedule, or "")."""
+
+    channel: str
+    recipient: str = ""  # person id; "" when the channel is not a person's
+    recipient_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +36,11 @@ class Route:
     tiers: tuple[Tier, ...]
     severities: frozenset[str] = frozenset()  # empty: any
     rules: frozenset[str] = frozenset()  # empty: any
+    # Re-notify the channels that carried a firing alert while nobody acknowledges it.
+    renotify_ms: int | None = None
+    # An acknowledgement lasts this long; then a still-firing alert is open again and
+    # escalates from the first tier, as PagerDuty's acknowledgement timeout.
+    ack_timeout_ms: int | None = None
 
     def __post_init__(self) -> None:
         if not self.tiers or self.tiers[0].after_ms != 0:
@@ -53,6 +68,11 @@ class Route:
         for tier in self.tiers:
             seen.update(dict.fromkeys(tier.channels))
         return tuple(seen)
+
+
+def channel_targets(tier: Tier, now: int) -> tuple[Target, ...]:
+    """A tier's channels as they are, reaching no one in particular (no schedule)."""
+    return tuple(Target(channel) for channel in tier.channels)
 
 
 LOG_ONLY: Final = Route(tiers=(Tier(0, (LOG_CHANNEL,)),))
