@@ -59,3 +59,7 @@ clean: ## Stop services and remove the environment and local data
 # PYTEST_ARGS='-k "killed or stopped or two_workers"'.
 faults: install ## Fault suite alone, with outages of a minute; prints the fault table (CALLWATCH_FAULT_REPEAT=N)
 	CALLWATCH_FAULT_DOWN_SECONDS=60 $(BIN)/python -m pytest tests/faults -m faults -s $(PYTEST_ARGS)
+
+.PHONY: eval
+eval: install ## Evaluation figures: per-rule precision/recall of findings on simulated ground truth
+	$(BIN)/python -m tests.tools.eval_rules
