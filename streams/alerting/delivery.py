@@ -244,9 +244,17 @@ def due_work(call: CallAlerts, now: int) -> Iterator[Work]:
                 if delivery.next_at is not None and delivery.next_at <= now:
                     head = delivery.queue[0]
                     yield Work(
-                        call.call_id, alert.dedup_key, channel, head, alert.intents[head],
-                        delivery.tier, False, delivery.attempts + 1, delivery.failures > 0,
-                        acked_by, _cut_off(delivery, head, now),
+                        call.call_id,
+                        alert.dedup_key,
+                        channel,
+                        head,
+                        alert.intents[head],
+                        delivery.tier,
+                        False,
+                        delivery.attempts + 1,
+                        delivery.failures > 0,
+                        acked_by,
+                        _cut_off(delivery, head, now),
                     )
             elif (
                 alert.state == "firing"
@@ -254,9 +262,17 @@ def due_work(call: CallAlerts, now: int) -> Iterator[Work]:
                 and delivery.resend_at <= now
             ):
                 yield Work(
-                    call.call_id, alert.dedup_key, channel, alert.latest,
-                    alert.intents[alert.latest], delivery.tier, True, delivery.attempts + 1,
-                    delivery.failures > 0, acked_by, _cut_off(delivery, alert.latest, now),
+                    call.call_id,
+                    alert.dedup_key,
+                    channel,
+                    alert.latest,
+                    alert.intents[alert.latest],
+                    delivery.tier,
+                    True,
+                    delivery.attempts + 1,
+                    delivery.failures > 0,
+                    acked_by,
+                    _cut_off(delivery, alert.latest, now),
                 )
 
 
@@ -352,7 +368,8 @@ def succeeded(call: CallAlerts, work: Work, kind: ChannelKind, now: int) -> bool
         delivery.next_at = now if delivery.queue else None
     firing_is_current = alert.state == "firing" and work.alert_id == alert.latest
     delivery.resend_at = (
-        now + kind.resend_ms if kind.resend_ms and firing_is_current and not delivery.queue
+        now + kind.resend_ms
+        if kind.resend_ms and firing_is_current and not delivery.queue
         else None
     )
     _forget_unqueued_intents(alert)
@@ -407,9 +424,7 @@ def acknowledge(call: CallAlerts, dedup_key: str, ack: Ack) -> AckOutcome:
     return "acknowledged"
 
 
-def escalate(
-    call: CallAlerts, route_of: Callable[[Alert], Route], now: int
-) -> list[Escalation]:
+def escalate(call: CallAlerts, route_of: Callable[[Alert], Route], now: int) -> list[Escalation]:
     """Move every firing, unacknowledged alert whose next tier is due up the ladder."""
     done: list[Escalation] = []
     for alert in call.alerts.values():

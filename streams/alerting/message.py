@@ -61,8 +61,7 @@ RULE_TEXT: Final[Mapping[str, RuleText]] = {
     ),
     "coding-consistent": RuleText(
         "call coded as an emergency the caller said it was not",
-        "Send the call to dispatch QA for review and correct the call type if it was"
-        " miscoded.",
+        "Send the call to dispatch QA for review and correct the call type if it was miscoded.",
     ),
 }
 
