@@ -36,7 +36,6 @@ from schemas.events import (
     CallUpdated,
     CommanderAssigned,
     CommanderDeclined,
-    CommanderNotified,
     DispatchEvent,
     RecordingFailed,
     ReportFiled,

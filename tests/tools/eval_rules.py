@@ -107,9 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         f"rule findings vs simulated ground truth: seeds {args.seeds},"
         f" {args.agency_calls} agency calls a seed (target {TARGET})"
     )
-    print(
-        f"  {'rule':<22} {'outcome':<15} {'expected':>8} {'found':>6} {'precision':>9} {'recall':>7}"
-    )
+    header = ("rule", "outcome", "expected", "found", "precision", "recall")
+    print("  {:<22} {:<15} {:>8} {:>6} {:>9} {:>7}".format(*header))
     below = False
     for rule in RULE_IDS:
         for outcome in ("broken", "not_assessable"):
