@@ -444,3 +444,13 @@ def test_a_policy_file_without_roles_still_loads_with_the_defaults(tmp_path) -> 
     policy = load_policy(old)
     assert policy.rule(CAM).params.roles == frozenset({"patrol", "supervisor", "specialty"})
     assert "commander" not in policy.rule(COS).params.roles
+
+
+def test_the_events_template_maps_a_declared_provides_list() -> None:
+    from callwatch.es import INDICES, template_body
+    from streams.documents import event_document
+
+    doc = event_document(declaring(compliant_call(), *FACT_KINDS)[0])
+    assert list(doc["provides"]) == list(FACT_KINDS)
+    mapping = template_body("events", INDICES["events"])["mappings"]
+    assert mapping["dynamic"] == "strict" and mapping["properties"]["provides"]["type"] == "keyword"
