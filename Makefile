@@ -72,5 +72,6 @@ faults: install ## Fault suite alone, with outages of a minute; prints the fault
 	CALLWATCH_FAULT_DOWN_SECONDS=60 $(BIN)/python -m pytest tests/faults -m faults -s $(PYTEST_ARGS)
 
 .PHONY: eval
-eval: $(STAMP) ## Score the originator classifier on every labelled corpus (tests/corpus/blind/*.jsonl each apart)
+eval: $(STAMP) ## Evaluation figures: the originator classifier on every labelled corpus, and per-rule precision/recall of findings on simulated ground truth
 	$(BIN)/python -m tests.tools.eval_classifier
+	$(BIN)/python -m tests.tools.eval_rules

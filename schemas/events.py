@@ -69,6 +69,28 @@ LegalBasis = Literal[
 
 CommanderAction = Literal["notified", "assigned", "declined"]
 
+# The kinds of fact a source can report, as the policy's rules need them. A source
+# that declares its kinds lets a rule say "not assessable: the feed has no camera
+# records" instead of reading silence as "the camera was off".
+FactKind = Literal[
+    "units",  # unit dispatched / on scene / cleared
+    "commander",  # commander notified / assigned / declined, and officers' ranks
+    "camera",  # body-worn camera activated / deactivated
+    "recording",  # whether the line is recorded, recording started / failed
+    "basis",  # the legal basis recorded for assisting
+    "report",  # report filed
+    "narrative",  # the call's narrative / notes
+]
+FACT_KINDS: Final[tuple[FactKind, ...]] = (
+    "units",
+    "commander",
+    "camera",
+    "recording",
+    "basis",
+    "report",
+    "narrative",
+)
+
 
 class Location(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
     address: Short | None = None
@@ -126,6 +148,10 @@ class CallReceived(_Envelope, frozen=True, tag="call.received"):
     priority: Short | None = None
     location: Location | None = None
     narrative: Text | None = None
+    # The kinds of fact this call's source can report (see FactKind). Absent: not
+    # declared, and every kind is judged on what arrives (silence about one unit's
+    # camera still never counts as "off").
+    provides: tuple[FactKind, ...] | None = None
 
 
 class CallUpdated(_Envelope, frozen=True, tag="call.updated"):

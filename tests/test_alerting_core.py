@@ -70,6 +70,9 @@ def intent(
         "detail": "units were dispatched before a commanding officer was notified",
         "evidence": [],
         "agency": "ICE",
+        "outcome": "broken",
+        "missing_fact": None,
+        "source_provides": ["units", "commander"],
     }
 
 
@@ -83,7 +86,7 @@ def test_every_shipped_rule_has_its_own_headline_and_action() -> None:
 def test_a_firing_message_says_what_where_which_clause_what_to_do_and_links_the_call() -> None:
     m = render(intent(), URL, timezone="America/Kentucky/Louisville")
     assert m.kind == "firing"
-    assert m.title == "[CRITICAL] Call C-1: no commanding officer notified in time (C2)"
+    assert m.title == "[CRITICAL] Call C-1: no commanding officer took the call in time (C2)"
     assert "2017-04-10 10:29:20 EDT" in m.what  # local time for the reader
     assert "units were dispatched before" in m.what
     assert m.policy.startswith("C2: A commanding officer handles every call")
@@ -93,6 +96,8 @@ def test_a_firing_message_says_what_where_which_clause_what_to_do_and_links_the_
     assert "callwatch ack C-1/commander-notified" in m.acknowledge
     for part in ("WHAT HAPPENED:", "POLICY:", "DO NOW:", "CALL: https://dash", "ACKNOWLEDGE:"):
         assert part in m.body
+    # what the finding stands on, and what the feed could show
+    assert "OUTCOME: broken (on the records); the source reports: units, commander" in m.body
 
 
 def test_resolution_cured_withdrawn_and_escalated_messages() -> None:

@@ -48,7 +48,7 @@ from tests.kibana_objects import (
 )
 from tests.waiting import wait_for
 
-SEED = 2
+SEED = 4  # a day with every rule broken, not-assessable calls and an unrecorded desk line
 START = datetime(2017, 4, 10, 6, 0, tzinfo=UTC)
 # What the time picker would be set to: the simulated day, up to now (dead letters are
 # stamped with the wall clock when they are indexed).
@@ -251,6 +251,12 @@ class Expected:
 
     def violated(self, rule: str) -> set[str]:
         return {c for (c, r), s in self.findings.items() if r == rule and s in VIOLATED}
+
+    def needs_records(self, rule: str | None = None) -> set[str]:
+        """Calls with a rule (this one, or any) not assessable for want of records."""
+        return {
+            c for (c, r), s in self.findings.items() if s == "needs_records" and rule in (None, r)
+        }
 
     def open(self) -> dict[tuple[str, str], str]:
         return {k: s for k, s in self.findings.items() if s == "open"}
@@ -462,24 +468,35 @@ def test_every_panel_answers_from_the_pipelines_indices(
     assert rows_by(table("callwatch-vis-recorded-lines"), "2", "3") == dict(want)
     assert ("unrecorded line", "direct") in want  # the planted unrecorded call
 
-    # body-camera coverage
+    # body-camera coverage: a camera never reported is neither covered nor a finding
     bodycam = results["callwatch-vis-bodycam-coverage"]
     on_scene = expected.on_scene
     violated = expected.violated("bodycam-continuous")
+    no_records = expected.needs_records("bodycam-continuous")
     assert violated and violated <= on_scene
+    assert no_records and no_records <= on_scene and not no_records & violated
     assert bodycam == {
         "calls with units on scene": len(on_scene),
         "body-camera findings": len(violated),
+        "calls needing camera records": len(no_records),
         "covered: cameras on from arrival until cleared": pytest.approx(
-            1 - len(violated) / len(on_scene)
+            1 - len(violated | no_records) / len(on_scene)
         ),
     }
 
-    # review queue
+    # review queue: originators to decide, and agency calls a rule needs records for
+    waiting = expected.review | expected.needs_records()
+    assert expected.needs_records(), "the simulated day plants not-assessable calls"
     (row,) = table("callwatch-vis-review-count")
-    assert row["1"] == len(expected.review)
+    assert row["1"] == len(waiting)
     (queue,) = results["callwatch-search-review-queue"].values()
-    assert {d["call_id"] for d in queue} == expected.review
+    assert {d["call_id"] for d in queue} == waiting
+    assert {
+        d["call_id"]: sorted(d["needs_records"] or []) for d in queue if d.get("needs_records")
+    } == {
+        c: sorted(r for (cc, r), s in expected.findings.items() if cc == c and s == "needs_records")
+        for c in expected.needs_records()
+    }
 
     # dead letters by reason
     reasons = Counter(

@@ -121,12 +121,25 @@ def test_bodycam_switched_off_before_clearing() -> None:
     assert final_findings(events) == {("C1", "bodycam-continuous"): "open"}
 
 
-def test_bodycam_never_activated() -> None:
+def test_bodycam_never_reported_is_not_assessable_not_off() -> None:
+    # Silence about a unit's camera is not evidence it was off: it needs records.
     events = [
         e
         for e in compliant_call()
-        if not (type(e).__struct_config__.tag == "bodycam.activated" and e.unit == "4A12")
+        if not (type(e).__struct_config__.tag.startswith("bodycam.") and e.unit == "4A12")
     ]
+    assert final_findings(events) == {("C1", "bodycam-continuous"): "needs_records"}
+
+
+def test_bodycam_switched_on_late_is_broken() -> None:
+    events = replace(
+        compliant_call(),
+        drop={"bodycam.activated"},
+        add=[
+            ev("bodycam.activated", "C1", 27, unit="4A12", officer=PO),
+            ev("bodycam.activated", "C1", 22, unit="LT1", officer=LT),
+        ],
+    )
     assert final_findings(events) == {("C1", "bodycam-continuous"): "open"}
 
 

@@ -8,7 +8,7 @@ import pytest
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
 from agents.es_sink import BulkSink, Doc
-from callwatch.es import _create, concrete_index, ensure_indices
+from callwatch.es import INDICES, _create, concrete_index, ensure_indices
 from callwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def test_refused_documents_are_reported_and_the_rest_indexed(es_url: str, unique
         es.indices.refresh(index=index)
         assert es.count(index=index)["count"] == 2
         # the alias points at the versioned index, so templates can roll forward
-        assert list(es.indices.get_alias(name=index)) == [f"{index}-v1"]
+        assert list(es.indices.get_alias(name=index)) == [f"{index}-v{INDICES['events']}"]
 
 
 def test_index_set_up_twice_is_fine_but_a_refused_index_stops_the_worker(

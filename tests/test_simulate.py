@@ -36,7 +36,6 @@ from schemas.events import (
     CallUpdated,
     CommanderAssigned,
     CommanderDeclined,
-    CommanderNotified,
     DispatchEvent,
     RecordingFailed,
     ReportFiled,
@@ -89,8 +88,13 @@ DOCUMENTED: dict[str, set[tuple[str, str]]] = {
     "recording_failed": {(REC, "open")},
     "no_lawful_basis": {(BASIS, "open")},
     "administrative_warrant_only": {(BASIS, "open")},
-    "bodycam_never_on": {(CAM, "open")},
+    "bodycam_on_late": {(CAM, "open")},
     "bodycam_off_early": {(CAM, "open")},
+    "bodycam_not_reported": {(CAM, "needs_records")},
+    "no_camera_feed": {(CAM, "needs_records")},
+    "commander_not_taken": {(CN, "open"), (COS, "open")},
+    "commander_not_taken_no_units": {(CN, "open")},
+    "commander_rank_unknown": {(CN, "needs_records"), (COS, "open")},
     "no_report": {(REPORT, "open")},
     "late_report": {(REPORT, "resolved")},
     "trouble_coding": {(CODING, "open")},
@@ -413,6 +417,7 @@ def test_truth_summary_counts_by_rule_and_status() -> None:
         assert counts == {
             "open": findings[(rule, "open")],
             "resolved": findings[(rule, "resolved")],
+            "needs_records": findings[(rule, "needs_records")],
         }
     assert sum(summary.by_pattern.values()) == summary.immigration_agency_calls
 
@@ -430,18 +435,29 @@ def judge(events: Sequence[DispatchEvent]) -> set[tuple[str, str]]:
         officer = getattr(event, "officer", None)
         return officer is not None and officer.rank in COMMANDING
 
-    commanders = [
+    # C2: a commanding officer *handles* the call: takes it (assigned) or decides on it
+    # (declined); being notified is not handling it. A taker of unknown rank: unknown.
+    def unranked(event: DispatchEvent) -> bool:
+        officer = getattr(event, "officer", None)
+        return officer is not None and officer.rank == "unknown"
+
+    takes = [e for e in events if isinstance(e, CommanderAssigned | CommanderDeclined)]
+    dispatches = [
         e
         for e in events
-        if isinstance(e, CommanderNotified | CommanderAssigned | CommanderDeclined)
-        and commanding(e)
+        if isinstance(e, UnitDispatched) and e.role not in ("federal", "commander")
     ]
-    dispatches = [e for e in events if isinstance(e, UnitDispatched) and e.role != "federal"]
-    c = min((e.occurred_at for e in commanders), default=None)
+    c = min((e.occurred_at for e in takes if commanding(e)), default=None)
+    u = min((e.occurred_at for e in takes if unranked(e)), default=None)
     d = min((e.occurred_at for e in dispatches), default=None)
-    if c is None:
+    deadline = t0 + timedelta(minutes=10)
+    if c is not None and c <= deadline and (d is None or c <= d):
+        pass
+    elif u is not None and u <= deadline and (d is None or u <= d):
+        out.add((CN, "needs_records"))
+    elif c is None:
         out.add((CN, "open"))
-    elif c > t0 + timedelta(minutes=10) or (d is not None and c > d):
+    else:
         out.add((CN, "resolved"))
 
     on_scene = [e for e in events if isinstance(e, UnitOnScene) and e.role != "federal"]
@@ -472,21 +488,29 @@ def judge(events: Sequence[DispatchEvent]) -> set[tuple[str, str]]:
         if not bases or bases[-1].basis not in {"criminal_warrant", "crime_occurred", "emergency"}:
             out.add((BASIS, "open"))
 
-    for unit in dict.fromkeys(e.unit for e in on_scene):
+    # C5 binds the responding officers (not a commander who accompanies them), and only
+    # camera records are evidence: a camera never reported is "needs records".
+    camera_broken = camera_unknown = False
+    for unit in dict.fromkeys(e.unit for e in officers):
         arrival = min(e.occurred_at for e in on_scene if e.unit == unit)
         end = max(e.occurred_at for e in events if isinstance(e, UnitCleared) and e.unit == unit)
+        camera = [e for e in events if isinstance(e, BodycamActivated | BodycamDeactivated)]
+        mine = [e for e in camera if e.unit == unit]
         on = any(
-            isinstance(e, BodycamActivated)
-            and e.unit == unit
-            and e.occurred_at <= arrival + timedelta(seconds=60)
-            for e in events
+            isinstance(e, BodycamActivated) and e.occurred_at <= arrival + timedelta(seconds=60)
+            for e in mine
         )
         off_early = any(
-            isinstance(e, BodycamDeactivated) and e.unit == unit and arrival <= e.occurred_at < end
-            for e in events
+            isinstance(e, BodycamDeactivated) and arrival <= e.occurred_at < end for e in mine
         )
-        if not on or off_early:
-            out.add((CAM, "open"))
+        if mine and (not on or off_early):
+            camera_broken = True
+        elif not mine:
+            camera_unknown = True
+    if camera_broken:
+        out.add((CAM, "open"))
+    elif camera_unknown:
+        out.add((CAM, "needs_records"))
 
     closed = next((e for e in events if isinstance(e, CallClosed)), None)
     if closed is not None and any(isinstance(e, UnitDispatched) for e in events):

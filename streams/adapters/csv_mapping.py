@@ -27,6 +27,7 @@ from typing import IO, Any, Final, get_args
 import msgspec
 
 from schemas.events import EVENT_TYPES, DispatchEvent, LineKind, Rank, UnitRole
+from streams.adapters.capabilities import mapping_provides
 from streams.adapters.csv_fields import (
     LookupTables,
     Resolver,
@@ -259,6 +260,7 @@ class _RowConverter:
         self._null = frozenset(mapping.null_values)
         self._column_null = {k: frozenset(v) for k, v in mapping.column_null_values.items()}
         self._received_at = received_at
+        self._provides = mapping_provides(mapping)  # declared on every call.received
         self._call_id = compile_resolver(mapping.call_id, lookups)
         # A composite id needs every part outside [optional] brackets: "-17" is no call id.
         self._id_parts = (
@@ -585,6 +587,7 @@ class _RowConverter:
                 "priority": text(row, "priority"),
                 "location": _present(location) or None,
                 "narrative": clean_narrative(self._field(row, "narrative")),
+                "provides": self._provides,
             }
             line_kind = self._enum(row, "line_kind")
             if line_kind is not None:

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import msgspec
 
-from schemas.events import EVENT_TYPES, DispatchEvent
+from schemas.events import EVENT_TYPES, DispatchEvent, FactKind
 from streams.adapters.eido_model import (
     Agency,
     Call,
@@ -55,6 +55,7 @@ _UNIT_STATUS: Final = {
 }
 _RECEIVING_ROLES: Final = frozenset({"callreceiving", "psap"})
 _CALL_KIND: Final = {"emergency": "911", "nonemergency": "admin", "administrative": "admin"}
+EIDO_PROVIDES: Final[tuple[FactKind, ...]] = ("units", "narrative")
 
 
 def read_eido_file(path: Path, *, received_at: datetime) -> Iterator[Outcome]:
@@ -167,6 +168,9 @@ class _EidoReader:
         if call is not None:
             kind = _CALL_KIND.get(_normalise(call.standard_primary_call_type), "other")
             fields["line"] = _present({"kind": kind, "id": clean_line(call.queue_identifier)})
+        # What an EIDO document can carry: units and notes. It has no commander steps,
+        # body cameras, recording, legal basis or report, so those rules are not assessable.
+        fields["provides"] = EIDO_PROVIDES
         return self._make("call.received", at, **fields)
 
     def _caller(self) -> dict[str, Any] | None:

@@ -36,6 +36,7 @@ import yaml
 from msgspec import Meta
 
 from schemas import schema_path
+from schemas.events import FactKind
 
 MAPPING_SCHEMA_FILE: Final = "mapping.v2.schema.json"
 MAPPING_V1_SCHEMA_FILE: Final = "mapping.v1.schema.json"  # frozen: no longer generated
@@ -478,6 +479,14 @@ class CsvMapping(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             {"calltypes": {"file": "call_types.csv", "key": "code", "value": "description"}},
         ),
     ] = {}
+    provides: Annotated[
+        tuple[FactKind, ...] | None,
+        _doc(
+            "Fact kinds the export reports (units, commander, camera, recording, basis,"
+            " report, narrative); default: derived from what the mapping maps.",
+            ["units", "narrative"],
+        ),
+    ] = None
 
 
 # --- templates ------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ class RuleText:
 # One entry per rule of the shipped policy; a rule a local policy adds falls back
 # to its own summary and a generic action (see _rule_text).
 RULE_TEXT: Final[Mapping[str, RuleText]] = {
+    # The id is historical: the rule is met only when a commanding officer took the call.
     "commander-notified": RuleText(
-        "no commanding officer notified in time",
+        "no commanding officer took the call in time",
         "Contact the on-duty commanding officer now and have them take the call. Hold any"
         " units not yet dispatched until the commanding officer decides what help, if any,"
         " is appropriate.",
@@ -62,8 +63,7 @@ RULE_TEXT: Final[Mapping[str, RuleText]] = {
     ),
     "coding-consistent": RuleText(
         "call coded as an emergency the caller said it was not",
-        "Send the call to dispatch QA for review and correct the call type if it was"
-        " miscoded.",
+        "Send the call to dispatch QA for review and correct the call type if it was miscoded.",
     ),
 }
 
@@ -249,6 +249,9 @@ def render(
         f"POLICY: {policy}",
         f"DO NOW: {action}",
     ]
+    evidence = _evidence_line(intent)
+    if evidence and kind != "withdrawn":
+        lines.insert(4, evidence)
     if links is not None:
         lines.append(f"I'M TAKING IT (acknowledge, one click): {links.ack_url}")
         if links.escalate_url:
@@ -282,6 +285,17 @@ def render(
         links_expire=expires,
         acknowledged_by=announced_by,
     )
+
+
+def _evidence_line(intent: Mapping[str, Any]) -> str:
+    """What the finding stands on: alerts go out only for ``broken`` (evidence in the
+    records); the source's declared fact kinds tell the reader what it could show."""
+    outcome = intent.get("outcome")
+    if not outcome:
+        return ""
+    provides = intent.get("source_provides")
+    reports = ", ".join(provides) if provides else "not declared"
+    return f"OUTCOME: {outcome} (on the records); the source reports: {reports}"
 
 
 def _rule_text(rule: str, summary: str) -> RuleText:

@@ -38,6 +38,8 @@ class Fact(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
     call_type: str | None = None
     # the narrative on this event says the caller is not in trouble / needs no help
     not_in_trouble: bool = False
+    # call.received: the kinds of fact the source declared it reports (None: not declared)
+    provides: tuple[str, ...] | None = None
 
 
 def to_millis(moment: datetime) -> int:
@@ -56,6 +58,7 @@ def fact_from_event(event: DispatchEvent, not_in_trouble_phrases: tuple[str, ...
             recorded=event.line.recorded,
             call_type=event.call_type,
             not_in_trouble=_says(event.narrative, not_in_trouble_phrases),
+            provides=event.provides,
         )
     if isinstance(event, CallUpdated):
         return Fact(

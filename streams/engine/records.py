@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from streams.engine.capabilities import declared
 from streams.engine.facts import Fact
 from streams.engine.policy import Policy
 from streams.engine.state import CallState, FindingChange
@@ -17,6 +18,8 @@ DEFAULT_COMMANDING_RANKS: Final = frozenset(
 )
 # A finding in one of these states means the rule was broken on the call.
 _VIOLATED: Final = ("open", "resolved")
+# ... and in this one that it could not be judged (outcome not_assessable).
+NEEDS: Final = "needs_records"
 
 
 def iso(millis: int | None) -> str | None:
@@ -49,6 +52,12 @@ def finding_record(change: FindingChange, policy: Policy) -> dict[str, Any]:
         "detail": f.detail,
         "evidence": list(f.evidence),
         "agency": change.originator.agency,
+        # broken (evidence the rule was not followed) or not_assessable (the facts it
+        # needs are missing: the finding waits in the review queue, nobody is alerted)
+        "outcome": f.outcome,
+        "missing_fact": f.missing,
+        # what the call's source declared it reports; None: not declared
+        "source_provides": list(change.provides) if change.provides is not None else None,
         "history": [
             {"transition": h.transition, "at": iso(h.at), "detail": h.detail} for h in f.history
         ],
@@ -82,6 +91,12 @@ def call_record(
         "rules": {rule: f.status for rule, f in state.findings.items()},
         "open_findings": sum(1 for f in state.findings.values() if f.status == "open"),
         "violated_rules": sorted(r for r, f in state.findings.items() if f.status in _VIOLATED),
+        # the review queue's "needs records": rules that could not be judged, and why
+        "needs_records": sorted(r for r, f in state.findings.items() if f.status == NEEDS),
+        "missing_facts": sorted(
+            {f.missing for f in state.findings.values() if f.status == NEEDS and f.missing}
+        ),
+        "source_provides": _listed(declared(state.facts)),
         "commander_minutes": commander_minutes(state.facts, commanding_ranks),
         "line_kind": received.detail if received is not None else None,
         "recorded": received.recorded if received is not None else None,
@@ -111,6 +126,10 @@ def units_on_scene(facts: Sequence[Fact]) -> int:
     )
 
 
+def _listed(kinds: tuple[str, ...] | None) -> list[str] | None:
+    return list(kinds) if kinds is not None else None
+
+
 def _first(facts: Sequence[Fact], kind: str) -> Fact | None:
     return next((f for f in facts if f.type == kind), None)
 
@@ -131,7 +150,13 @@ def alert_intent(change: FindingChange, policy: Policy) -> dict[str, Any] | None
     events repeat; ``alert_id`` names this particular message (its state and the
     finding's revision), so a redelivered intent is recognised as already sent.
     """
-    state = _ALERT_STATE.get(change.transition)
+    if change.previous == NEEDS and change.transition == "retracted":
+        return None  # nobody was alerted about a rule that could not be judged
+    state: str | None = _ALERT_STATE.get(change.transition)
+    if change.transition == NEEDS:
+        # Not assessable goes to the review queue, never to a supervisor; only an alert
+        # that had fired on evidence that no longer holds is withdrawn.
+        state = "resolved" if change.previous == "open" else None
     if state is None:
         return None
     if change.transition == "opened" and change.finding.status == "resolved":
@@ -142,7 +167,7 @@ def alert_intent(change: FindingChange, policy: Policy) -> dict[str, Any] | None
         "alert_id": f"{dedup_key}#{state}#{record['revision']}",
         "dedup_key": dedup_key,
         "state": state,
-        "withdrawn": change.transition == "retracted",
+        "withdrawn": change.transition in ("retracted", NEEDS),
         **{
             k: record[k]
             for k in (
@@ -161,6 +186,9 @@ def alert_intent(change: FindingChange, policy: Policy) -> dict[str, Any] | None
                 "detail",
                 "evidence",
                 "agency",
+                "outcome",
+                "missing_fact",
+                "source_provides",
             )
         },
     }

@@ -20,6 +20,7 @@ from typing import Final, Literal
 import msgspec
 
 from schemas.events import CallClosed, CallReceived, CallUpdated, DispatchEvent
+from streams.engine.capabilities import declared
 from streams.engine.facts import Fact, fact_from_event
 from streams.engine.policy import BoundRule, Policy
 from streams.engine.rules import RULES, Context, Verdict
@@ -27,8 +28,11 @@ from streams.engine.rules import RULES, Context, Verdict
 HOUR: Final = 3_600_000
 DAY: Final = 24 * HOUR
 
-FindingStatus = Literal["open", "resolved", "retracted"]
-Transition = Literal["opened", "resolved", "retracted", "reopened", "updated"]
+# needs_records: the rule could not be judged (its outcome is not_assessable); the
+# call waits in the review queue for records, and no supervisor is alerted.
+FindingStatus = Literal["open", "resolved", "retracted", "needs_records"]
+Transition = Literal["opened", "resolved", "retracted", "reopened", "updated", "needs_records"]
+Outcome = Literal["broken", "not_assessable"]
 
 
 class Originator(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
@@ -49,11 +53,14 @@ class HistoryEntry(msgspec.Struct, frozen=True, array_like=True):
 
 class FindingState(msgspec.Struct, array_like=True):
     status: FindingStatus
-    violation_at: int
+    violation_at: int  # not_assessable: when the rule could have been judged
     resolved_at: int | None
     detail: str
     evidence: tuple[str, ...]
     history: list[HistoryEntry]
+    # Trailing, with defaults: states written before outcomes existed still load.
+    outcome: Outcome = "broken"
+    missing: str | None = None  # not_assessable: the fact that is missing
 
 
 class CallState(msgspec.Struct, omit_defaults=True):
@@ -75,6 +82,8 @@ class FindingChange:
     transition: Transition
     finding: FindingState
     originator: Originator
+    previous: FindingStatus | None = None  # the finding's status before this change
+    provides: tuple[str, ...] | None = None  # the kinds the call's source declared
 
 
 @dataclass(slots=True)
@@ -219,9 +228,17 @@ def _transition(
 ) -> FindingChange | None:
     """Move one rule's finding to match its verdict; return the change, if any."""
     existing = state.findings.get(bound.id)
-    if verdict.status == "violation":
+    previous = existing.status if existing is not None else None
+    provides = declared(state.facts)
+    if verdict.status in ("violation", "not_assessable"):
         assert verdict.violation_at is not None
-        status: FindingStatus = "resolved" if verdict.resolved_at is not None else "open"
+        outcome: Outcome = "broken" if verdict.status == "violation" else "not_assessable"
+        status: FindingStatus
+        if outcome == "not_assessable":
+            status = "needs_records"
+        else:
+            status = "resolved" if verdict.resolved_at is not None else "open"
+        first: Transition = "opened" if outcome == "broken" else "needs_records"
         if existing is None:
             finding = FindingState(
                 status,
@@ -229,7 +246,9 @@ def _transition(
                 verdict.resolved_at,
                 verdict.detail,
                 verdict.evidence,
-                [HistoryEntry("opened", verdict.violation_at, verdict.detail)],
+                [HistoryEntry(first, verdict.violation_at, verdict.detail)],
+                outcome,
+                verdict.missing,
             )
             if status == "resolved":
                 assert verdict.resolved_at is not None
@@ -237,17 +256,24 @@ def _transition(
                     HistoryEntry("resolved", verdict.resolved_at, verdict.detail)
                 )
             state.findings[bound.id] = finding
-            return FindingChange(state.call_id, bound, "opened", finding, state.originator)
+            return FindingChange(
+                state.call_id, bound, first, finding, state.originator, None, provides
+            )
         same = (
             existing.status == status
             and existing.resolved_at == verdict.resolved_at
             and existing.evidence == verdict.evidence
             and existing.detail == verdict.detail
+            and existing.missing == verdict.missing
         )
         if same:
             return None
         transition: Transition
-        if existing.status == "retracted":
+        if outcome == "not_assessable":
+            transition = "updated" if existing.status == "needs_records" else "needs_records"
+        elif existing.status == "needs_records":
+            transition = "opened"  # records came and show the rule broken: now alert
+        elif existing.status == "retracted":
             transition = "reopened"
         elif status == "resolved" and existing.status == "open":
             transition = "resolved"
@@ -263,13 +289,17 @@ def _transition(
         existing.resolved_at = verdict.resolved_at
         existing.detail = verdict.detail
         existing.evidence = verdict.evidence
+        existing.outcome = outcome
+        existing.missing = verdict.missing
         existing.history.append(HistoryEntry(transition, at, verdict.detail))
-        return FindingChange(state.call_id, bound, transition, existing, state.originator)
+        return FindingChange(state.call_id, bound, transition, existing, state.originator, previous)
     # compliant, pending or not applicable: a finding on record was shown wrong by late facts
     if existing is not None and existing.status != "retracted":
         existing.status = "retracted"
         existing.history.append(
             HistoryEntry("retracted", now, "later events showed the rule was met")
         )
-        return FindingChange(state.call_id, bound, "retracted", existing, state.originator)
+        return FindingChange(
+            state.call_id, bound, "retracted", existing, state.originator, previous, provides
+        )
     return None

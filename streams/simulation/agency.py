@@ -17,7 +17,10 @@ from datetime import datetime, timedelta
 from random import Random
 from typing import Final
 
+import msgspec
+
 from schemas.events import (
+    FACT_KINDS,
     Caller,
     DispatchEvent,
     LegalBasis,
@@ -42,6 +45,7 @@ from streams.simulation.timeline import CallBuilder, Unit, between, minutes, sec
 from streams.simulation.truth import CallTruth
 
 COMMANDER_ON_SCENE_LIMIT: Final = timedelta(minutes=9)  # inside the policy's 10-minute grace
+_NO_CAMERA: Final = tuple(k for k in FACT_KINDS if k != "camera")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,9 @@ class _AgencyCall:
             priority="2",
             location=where,
             narrative=narrative,
+            # The simulator declares what it simulates; a feed without a camera system
+            # says so, and sends no camera records.
+            provides=FACT_KINDS if self.h.camera_feed else _NO_CAMERA,
         )
         self._recording(line)
         self._callback()
@@ -271,11 +278,15 @@ class _AgencyCall:
             minutes(rng, 12, 35) if self.h.commander == "late" else minutes(rng, 1, 5)
         )
         b.commander(notified, "notified", commanding, "MS NOTIFIED COMMANDING OFFICER PER POLICY")
+        if self.h.commander == "notified_only":
+            # Nobody takes the call; the agents give up and dispatch closes it.
+            closed = notified + minutes(rng, 15, 40)
+            b.updated(closed - minutes(rng, 1, 3), narrative="NO CALL BACK FROM COMMAND, AGENT CXL")
+            b.closed(closed, "CANCELLED BY CALLER")
+            return closed
         decided = notified + minutes(rng, 1, 6)
-        if rng.random() < 0.4:
-            b.commander(
-                notified + seconds(rng, 20, 50), "assigned", commanding, "REVIEWING REQUEST"
-            )
+        # The commanding officer takes the call, then decides: taking it is the step C2 asks.
+        b.commander(notified + seconds(rng, 20, 50), "assigned", commanding, "REVIEWING REQUEST")
         b.commander(
             decided,
             "declined",
@@ -298,18 +309,27 @@ class _AgencyCall:
         if h.commander == "after_dispatch":
             dispatch = t0 + seconds(rng, 90, 180)
             notified: datetime | None = dispatch + seconds(rng, 30, 180)
-        elif h.commander in ("prompt", "late"):
+        elif h.commander in ("prompt", "late", "notified_only", "unknown_rank"):
             notified = t0 + (minutes(rng, 12, 35) if h.commander == "late" else minutes(rng, 1, 5))
             dispatch = notified + seconds(rng, 120, 330)
         else:
             notified = None
             dispatch = t0 + minutes(rng, 2, 10)
-        if notified is not None:
+        if h.commander == "unknown_rank":
+            # The CAD logged who took the call, without a rank: nobody can tell from the
+            # feed whether a commanding officer handled it.
+            unranked = msgspec.structs.replace(commanding, rank="unknown", name=person_name(rng))
+            assert notified is not None
+            b.commander(notified, "notified", unranked, "MS NOTIFIED PER POLICY")
+            taken = notified + seconds(rng, 30, 90)
+            b.commander(taken, "assigned", unranked, "WILL HANDLE")
+        elif notified is not None:
             b.commander(
                 notified, "notified", commanding, "MS NOTIFIED COMMANDING OFFICER PER POLICY"
             )
-            assigned = notified + seconds(rng, 30, 90)
-            b.commander(assigned, "assigned", commanding, "WILL RESPOND WITH UNITS")
+            if h.commander != "notified_only":
+                assigned = notified + seconds(rng, 30, 90)
+                b.commander(assigned, "assigned", commanding, "WILL RESPOND WITH UNITS")
         elif h.sergeant_stands_in:
             sergeant = officer(rng, "sergeant")
             b.commander(
@@ -351,6 +371,10 @@ class _AgencyCall:
         lapses = dict(zip((u.id for u in patrol), h.bodycam_lapses, strict=False))
         for unit in on_scene_units:
             on, cleared = arrivals[unit.id]
+            if not h.camera_feed:
+                continue
+            if unit.role == "commander" and rng.random() < 0.5:
+                continue  # a commander's camera is not required: often it is not reported
             self._camera(unit, on, cleared, lapses.get(unit.id))
 
         b.updated(
@@ -449,7 +473,12 @@ class _AgencyCall:
 
     def _camera(self, unit: Unit, on: datetime, cleared: datetime, lapse: str | None) -> None:
         rng, b = self.rng, self.builder
-        if lapse == "never_on":
+        if lapse == "not_reported":
+            return
+        if lapse == "on_late":
+            # Switched on minutes into the incident: the records show it was off at arrival.
+            b.camera_on(on + minutes(rng, 3, 12), unit)
+            b.camera_off(cleared + seconds(rng, 0, 45), unit)
             return
         b.camera_on(on + seconds(rng, -90, 40), unit)
         if lapse == "off_early":

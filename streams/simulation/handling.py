@@ -5,10 +5,14 @@ A ``Handling`` is a set of toggles, each one a single departure from the policy
 findings are derived from the toggles alone, never from the generated events or
 from the engine, so the ground truth is an independent statement of the policy.
 
-Rule semantics (see schemas/policies/louisville.v1.yaml), as planted here:
-- commander-notified: a commanding officer (lieutenant or above) is notified within
-  10 minutes and before any department unit is dispatched. Never -> open; late or
-  after the dispatch -> resolved (the violation happened, then the commander came).
+Rule semantics (see schemas/policies/louisville.v1.yaml), as planted here. Outcomes
+are open / resolved (broken on evidence) or needs_records (not assessable: the facts
+the rule needs are not in the feed):
+- commander-notified: a commanding officer (lieutenant or above) *takes* the call
+  (assigned, or declines it) within 10 minutes and before any department unit is
+  dispatched. Never, or only notified -> open; late or after the dispatch -> resolved
+  (the violation happened, then the commander took it); taken by an officer whose rank
+  the feed does not give -> needs_records ("check the roster").
 - commander-on-scene: applies once department units arrive; a commanding officer
   arrives within 10 minutes of the first. Never -> open; later -> resolved.
 - call-recorded: the call and every call-back are on a recorded line and the
@@ -16,8 +20,10 @@ Rule semantics (see schemas/policies/louisville.v1.yaml), as planted here:
   phone call ends is normal.
 - lawful-basis: applies when units are dispatched; the latest basis recorded at or
   before the first dispatch is a criminal warrant, a crime, or an emergency -> else open.
-- bodycam-continuous: every department unit on scene has its camera on from arrival
-  (60 s grace) until it clears -> else open (one finding per call).
+- bodycam-continuous: every patrol / supervisor unit on scene has its camera on from
+  arrival (60 s grace) until it clears. Switched on late or off early -> open (one
+  finding per call); a unit whose camera is never reported, or a feed that declares no
+  camera records -> needs_records. Commanders' cameras are not required.
 - report-filed: applies when units were dispatched; a report within 8 h of closing.
   None -> open; later -> resolved.
 - coding-consistent: a call coded as an officer in trouble whose narrative says the
@@ -49,13 +55,19 @@ RULE_IDS: Final[tuple[RuleId, ...]] = (
     "report-filed",
     "coding-consistent",
 )
-FindingStatus = Literal["open", "resolved"]
+FindingStatus = Literal["open", "resolved", "needs_records"]
 
-CommanderTiming = Literal["prompt", "late", "after_dispatch", "none"]
+# notified_only: MetroSafe notified a commanding officer, nobody took the call;
+# unknown_rank: an officer the feed gives no rank for took it.
+CommanderTiming = Literal[
+    "prompt", "late", "after_dispatch", "none", "notified_only", "unknown_rank"
+]
 CommanderPresence = Literal["with_units", "late", "absent"]
 Callback = Literal["none", "recorded", "unrecorded"]
 Basis = Literal["lawful", "missing", "not_lawful", "administrative_warrant", "after_dispatch"]
-BodycamLapse = Literal["never_on", "off_early"]
+# on_late / off_early: the camera records show the lapse; not_reported: the unit's
+# camera is never reported at all (not evidence of anything).
+BodycamLapse = Literal["on_late", "off_early", "not_reported"]
 Report = Literal["prompt", "late", "missing"]
 # Scripts re-enact calls from the KyCIR investigation (2017) with their own wording.
 Script = Literal["standard", "manpower_april_13", "clear_house_march_30", "mailboxes_k9"]
@@ -83,19 +95,21 @@ class Handling:
     recording_fails: bool = False
     basis: Basis = "lawful"
     bodycam_lapses: tuple[BodycamLapse, ...] = ()  # applied to the first patrol units
+    camera_feed: bool = True  # False: the source declares (and sends) no camera records
     report: Report = "prompt"
     trouble_coded_not_in_trouble: bool = False
     script: Script = "standard"
 
     def __post_init__(self) -> None:
-        if self.commander == "none" and self.commander_presence != "absent":
-            raise ValueError("a commander who was never notified cannot be on scene")
+        nobody = ("none", "notified_only", "unknown_rank")
+        if self.commander in nobody and self.commander_presence != "absent":
+            raise ValueError("a commander who never took the call cannot be on scene")
         if not self.units_sent and (
-            self.commander in ("none", "after_dispatch")
+            self.commander in ("none", "after_dispatch", "unknown_rank")
             or self.basis != "lawful"
             or self.bodycam_lapses
             or self.report != "prompt"
-            or self.commander_presence != "with_units"
+            or self.commander_presence == "late"
             or self.trouble_coded_not_in_trouble
         ):
             raise ValueError("a declined call has a commander, and no units to get wrong")
@@ -105,8 +119,10 @@ def expected_findings(handling: Handling) -> tuple[ExpectedFinding, ...]:
     """The findings the policy engine must end with for a call handled this way."""
     found: list[tuple[RuleId, FindingStatus]] = []
     h = handling
-    if h.commander == "none":
+    if h.commander in ("none", "notified_only"):
         found.append(("commander-notified", "open"))
+    elif h.commander == "unknown_rank":
+        found.append(("commander-notified", "needs_records"))
     elif h.commander in ("late", "after_dispatch"):
         found.append(("commander-notified", "resolved"))
     if h.units_sent:
@@ -118,8 +134,10 @@ def expected_findings(handling: Handling) -> tuple[ExpectedFinding, ...]:
         found.append(("call-recorded", "open"))
     if h.units_sent and h.basis != "lawful":
         found.append(("lawful-basis", "open"))
-    if h.units_sent and h.bodycam_lapses:
+    if h.units_sent and {"on_late", "off_early"} & set(h.bodycam_lapses):
         found.append(("bodycam-continuous", "open"))
+    elif h.units_sent and ("not_reported" in h.bodycam_lapses or not h.camera_feed):
+        found.append(("bodycam-continuous", "needs_records"))
     if h.units_sent and h.report != "prompt":
         found.append(("report-filed", "open" if h.report == "missing" else "resolved"))
     if h.trouble_coded_not_in_trouble:
@@ -177,8 +195,21 @@ PATTERNS: Final[dict[str, dict[str, Handling]]] = {
         "warrant_recorded_after_dispatch": replace(ASSISTED, basis="after_dispatch"),
     },
     "administrative_warrant_only": {"assisted": replace(ASSISTED, basis="administrative_warrant")},
-    "bodycam_never_on": {"assisted": replace(ASSISTED, bodycam_lapses=("never_on",))},
+    "bodycam_on_late": {"assisted": replace(ASSISTED, bodycam_lapses=("on_late",))},
     "bodycam_off_early": {"assisted": replace(ASSISTED, bodycam_lapses=("off_early",))},
+    # Not assessable: a unit's camera never reported, and a feed with no camera records.
+    "bodycam_not_reported": {"assisted": replace(ASSISTED, bodycam_lapses=("not_reported",))},
+    "no_camera_feed": {"assisted": replace(ASSISTED, camera_feed=False)},
+    # MetroSafe notified a commanding officer, but nobody took the call: units went
+    # anyway, or the agents gave up waiting.
+    "commander_not_taken": {"assisted": replace(_NO_COMMANDER, commander="notified_only")},
+    "commander_not_taken_no_units": {
+        "nobody_went": replace(DECLINED, commander="notified_only", commander_presence="absent")
+    },
+    # Taken by an officer the feed gives no rank for: "check the roster".
+    "commander_rank_unknown": {
+        "assisted": replace(_NO_COMMANDER, commander="unknown_rank"),
+    },
     "no_report": {"assisted": replace(ASSISTED, report="missing")},
     "late_report": {"assisted": replace(ASSISTED, report="late")},
     "trouble_coding": {"assisted": replace(ASSISTED, trouble_coded_not_in_trouble=True)},
@@ -189,7 +220,7 @@ PATTERNS: Final[dict[str, dict[str, Handling]]] = {
         "reenacted": replace(
             _NO_COMMANDER,
             basis="missing",
-            bodycam_lapses=("off_early", "never_on"),
+            bodycam_lapses=("off_early", "not_reported"),
             report="missing",
             script="manpower_april_13",
         )

@@ -14,6 +14,7 @@ from random import Random
 from typing import TypedDict
 
 from schemas.events import (
+    FACT_KINDS,
     BasisRecorded,
     BodycamActivated,
     BodycamDeactivated,
@@ -27,6 +28,7 @@ from schemas.events import (
     CommanderDeclined,
     CommanderNotified,
     DispatchEvent,
+    FactKind,
     LegalBasis,
     Line,
     LineKind,
@@ -140,6 +142,7 @@ class CallBuilder:
         priority: str,
         location: Location,
         narrative: str,
+        provides: tuple[FactKind, ...] | None = FACT_KINDS,
     ) -> None:
         self._plan(
             at,
@@ -151,6 +154,7 @@ class CallBuilder:
                 priority=priority,
                 location=location,
                 narrative=narrative,
+                provides=provides,
             ),
         )
 

@@ -35,7 +35,7 @@ class TruthSummary(msgspec.Struct, frozen=True):
     immigration_agency_calls: int
     false_friend_calls: int
     by_pattern: dict[str, int]
-    # rule -> {"open": n, "resolved": m}; every policy rule is listed, even at zero
+    # rule -> {"open": n, "resolved": m, "needs_records": k}; every rule listed, even at zero
     by_rule: dict[str, dict[str, int]]
     calls_with_findings: int
 
@@ -55,7 +55,9 @@ def read_truth_line(line: bytes) -> CallTruth:
 
 def truth_summary(truth: Iterable[CallTruth]) -> TruthSummary:
     entries = list(truth)
-    by_rule: dict[str, dict[str, int]] = {rule: {"open": 0, "resolved": 0} for rule in RULE_IDS}
+    by_rule: dict[str, dict[str, int]] = {
+        rule: {"open": 0, "resolved": 0, "needs_records": 0} for rule in RULE_IDS
+    }
     for entry in entries:
         for finding in entry.expected_findings:
             by_rule[finding.rule][finding.status] += 1
@@ -78,9 +80,10 @@ def render_summary(summary: TruthSummary) -> str:
         f"  agency calls with findings: {summary.calls_with_findings}",
         "patterns:",
         *(f"  {name:<28} {count:>5}" for name, count in summary.by_pattern.items()),
-        "expected findings:            open  resolved",
+        "expected findings:            open  resolved  needs records",
         *(
             f"  {rule:<28} {counts['open']:>4}  {counts['resolved']:>8}"
+            f"  {counts['needs_records']:>13}"
             for rule, counts in summary.by_rule.items()
         ),
     ]

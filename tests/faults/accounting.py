@@ -538,10 +538,12 @@ class Ledger:
         repeats += sum(n - 1 for n in per_alert.values())
         last_state = {a["dedup_key"]: a["state"] for a in alert_msgs}
         want = {"open": "firing", "resolved": "resolved"}
-        row.alerts_expected = len(stream.expected_findings)
+        # not-assessable findings (needs_records) go to the review queue, never an alert
+        alerting = {k: v for k, v in stream.expected_findings.items() if v in want}
+        row.alerts_expected = len(alerting)
         row.alerts_delivered = sum(
             1
-            for (call, rule), status in stream.expected_findings.items()
+            for (call, rule), status in alerting.items()
             if last_state.get(finding_id(call, rule)) == want[status]
         )
         deliveries = delivered_alerts(logs)
@@ -554,7 +556,7 @@ class Ledger:
             final = {"open": {"firing"}, "resolved": {"resolved", "cured"}}
             row.alerts_delivered = sum(
                 1
-                for (call, rule), status in stream.expected_findings.items()
+                for (call, rule), status in alerting.items()
                 if last_kind.get(finding_id(call, rule)) in final[status]
             )
             # A send cut off by a crash goes again marked as a possible repeat
@@ -573,7 +575,7 @@ class Ledger:
                     f" the fault cut off: {marked[:5]}"
                 )
         surplus = {k for k in last_state if k.split("/", 1)[0] in stream.agency_calls} - {
-            finding_id(c, r) for c, r in stream.expected_findings
+            finding_id(c, r) for c, r in alerting
         }
         if surplus:
             row.notes.append(f"alerts for findings the truth does not have: {sorted(surplus)[:5]}")
