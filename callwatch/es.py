@@ -17,7 +17,9 @@ from callwatch.settings import Settings
 from schemas import schema_path
 
 # logical name -> template version shipped in schemas/elasticsearch/
-INDICES: Final = {"events": 1, "calls": 2, "findings": 1, "deadletters": 1, "alerts": 1}
+INDICES: Final = {
+    "events": 1, "calls": 2, "findings": 1, "deadletters": 1, "alerts": 1, "ledger": 1
+}
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:

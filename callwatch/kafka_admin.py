@@ -32,8 +32,8 @@ def client_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def ensure_topics(settings: Settings, names: list[str]) -> list[str]:
-    """Create missing topics; return the ones created."""
+def ensure_topics(settings: Settings, names: list[str], partitions: int | None = None) -> list[str]:
+    """Create missing topics (``partitions`` each, default the setting); return those created."""
     try:
         admin = KafkaAdminClient(
             client_id="callwatch-admin", request_timeout_ms=10_000, **client_config(settings)
@@ -50,7 +50,13 @@ def ensure_topics(settings: Settings, names: list[str]) -> list[str]:
         for name in missing:
             try:
                 admin.create_topics(
-                    [NewTopic(name, settings.topic_partitions, settings.topic_replication_factor)]
+                    [
+                        NewTopic(
+                            name,
+                            partitions or settings.topic_partitions,
+                            settings.topic_replication_factor,
+                        )
+                    ]
                 )
                 created.append(name)
             except TopicAlreadyExistsError:

@@ -22,6 +22,8 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     components = bootstrap(settings)
     topics = TopicNames.from_settings(settings)
     ensure_topics(settings, topics.all())
+    if settings.ledger_dir is not None:  # one partition: one writer appends (agents/ledger.py)
+        ensure_topics(settings, [settings.topic("ledger")], partitions=1)
     with sync_client(settings) as es:
         ensure_indices(es, settings)
     metrics.start_metrics_server(settings.web_host, settings.web_port)
