@@ -15,7 +15,9 @@ withheld, the smallest non-zero one first, so as little as possible is lost.
 Complementary cells are shown as ``*``.
 
 Totals are the line sums, treated as one more row and column of the table, so
-a withheld total is handled like any other cell.
+a withheld total is handled like any other cell. The grand total is withheld
+only as a last resort, and a table whose grand total is itself small is
+withheld whole.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ Mark = Literal["", "primary", "complementary"]
 class Suppressed:
     """A table with its totals and what to withhold: ``marks[r][c]`` over the extended
     table, whose last row holds the column totals and last column the row totals.
-    The grand total (bottom right) is always published."""
+    The grand total (bottom right) is published unless nothing else can protect a cell."""
 
     values: tuple[tuple[int, ...], ...]
     marks: tuple[tuple[Mark, ...], ...]
@@ -82,7 +84,11 @@ def suppress(cells: Sequence[Sequence[int]], threshold: int) -> Suppressed:
                     marks[rr][cc] = "complementary"
                     changed = True
         if not changed:
-            break  # only the grand total is left, and it is always published
+            if marks[nr - 1][nc - 1]:
+                break  # everything is withheld already
+            # Only the grand total is left: with it, the small cells would add up to a
+            # known figure (two cells "<5" in a table of 8 are 4 and 4). Withhold it too.
+            marks[nr - 1][nc - 1] = "complementary"
     return Suppressed(
         tuple(tuple(row) for row in values), tuple(tuple(row) for row in marks), threshold
     )
@@ -150,7 +156,8 @@ def pinned(
     """
     nr, nc = len(values), len(values[0])
     last_r, last_c = nr - 1, nc - 1
-    grand = values[last_r][last_c]
+    # Nothing exceeds the grand total; once it is withheld a reader has no upper bound.
+    grand = values[last_r][last_c] if not marks[last_r][last_c] else 10**12
     hidden = [(r, c) for r in range(nr) for c in range(nc) if marks[r][c]]
     at_row: dict[int, list[tuple[int, int]]] = {}
     at_col: dict[int, list[tuple[int, int]]] = {}
