@@ -52,9 +52,17 @@ def table_html(table: Table) -> str:
         cls = ' class="total"' if r == len(table.rows) else ""
         cells = "".join(_cell(table, r, c) for c in range(len(table.columns) + 1))
         body.append(f"<tr{cls}><th>{escape(label)}</th>{cells}</tr>")
+    withheld = any(m for row in table.cells.marks for m in row)
+    legend = (
+        f'<p class="note"><b>&lt;{table.cells.threshold}</b>: between 1 and '
+        f"{table.cells.threshold - 1}; <b>*</b>: withheld so that the totals cannot reveal "
+        "a small count.</p>"
+        if withheld
+        else ""
+    )
     return (
         f'<table data-table="{table.key}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f"<tbody>{''.join(body)}</tbody></table>{legend}"
     )
 
 
@@ -65,6 +73,8 @@ def trend_chart(table: Table) -> str:
     column = len(table.columns)
     values = [table.cells.values[r][column] for r in range(len(months))]
     published = [not table.cells.marks[r][column] for r in range(len(months))]
+    if not any(published):
+        return '<p class="note">Monthly totals are all withheld (small numbers): no chart.</p>'
     top = max([v for v, p in zip(values, published, strict=True) if p] or [1])
     slot = (width - left - 10) / max(1, len(months))
     parts = [
