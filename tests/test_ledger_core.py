@@ -40,7 +40,9 @@ def leaves(n: int) -> list[bytes]:
 
 def test_hashes_are_domain_separated_as_rfc_6962_says() -> None:
     assert leaf_hash(b"x") == hashlib.sha256(b"\x00x").digest()
-    assert node_hash(b"a" * 32, b"b" * 32) == hashlib.sha256(b"\x01" + b"a" * 32 + b"b" * 32).digest()
+    assert (
+        node_hash(b"a" * 32, b"b" * 32) == hashlib.sha256(b"\x01" + b"a" * 32 + b"b" * 32).digest()
+    )
     assert root_of([]) == hashlib.sha256(b"").digest()
 
 
@@ -72,7 +74,7 @@ def test_consistency_proofs_verify_and_catch_a_rewritten_prefix(data: st.DataObj
     assert verify_consistency(m, n, root_of(hashes[:m]), root_of(hashes), proof)
     if 0 < m < n:
         j = data.draw(st.integers(0, m - 1))
-        forged = hashes[:j] + [leaf_hash(b"forged")] + hashes[j + 1 :]
+        forged = [*hashes[:j], leaf_hash(b"forged"), *hashes[j + 1:]]
         assert not verify_consistency(m, n, root_of(forged[:m]), root_of(hashes), proof)
 
 
@@ -82,7 +84,8 @@ def state_with(n: int) -> tuple[LedgerState, list[bytes]]:
         outcome = state.append(
             finding_proposal(
                 {"finding_id": f"C{i}/commander-notified", "call_id": f"C{i}", "revision": 1,
-                 "transition": "opened", "status": "open", "history": [{"at": "2024-01-01T00:00:00Z"}]}
+                 "transition": "opened", "status": "open",
+                 "history": [{"at": "2024-01-01T00:00:00Z"}]}
             )
         )  # fmt: skip
         entries.append(outcome.entry)  # type: ignore[union-attr]
@@ -136,7 +139,7 @@ def test_a_reordered_entry_is_named(position: int, distance: int) -> None:
 @given(st.integers(0, N), st.booleans())
 def test_an_inserted_entry_is_named(position: int, duplicate: bool) -> None:
     extra = ENTRIES[position - 1] if duplicate and position > 0 else b'{"forged":true}'
-    tamper = locate(ENTRIES[:position] + [extra] + ENTRIES[position:], AUTHENTIC)
+    tamper = locate([*ENTRIES[:position], extra, *ENTRIES[position:]], AUTHENTIC)
     assert tamper is not None and (tamper.kind, tamper.index) == ("inserted", position)
 
 

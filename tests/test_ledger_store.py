@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
-def proposal(i: int):  # noqa: ANN201
+def proposal(i: int):
     return delivery_proposal(
         {"record_id": f"C{i}/commander-notified|log|1", "kind": "delivery", "outcome": "sent",
          "call_id": f"C{i}", "at": "2024-03-01T00:00:00Z"}
@@ -32,7 +32,11 @@ def proposal(i: int):  # noqa: ANN201
 
 
 def make_log(directory: Path, keys: Path, n: int, checkpoint_every: int = 10) -> None:
-    signer = generate(keys / "ledger.key", keys / "ledger.pub") if not (keys / "ledger.key").exists() else None
+    signer = (
+        generate(keys / "ledger.key", keys / "ledger.pub")
+        if not (keys / "ledger.key").exists()
+        else None
+    )
     from callwatch.ledger.signing import load_signer
 
     signer = signer or load_signer(keys / "ledger.key", None, source="test")
@@ -45,9 +49,17 @@ def make_log(directory: Path, keys: Path, n: int, checkpoint_every: int = 10) ->
         store.close()
 
 
-def verify(directory: Path, keys: Path, *extra: str):  # noqa: ANN201
+def verify(directory: Path, keys: Path, *extra: str):
     return runner.invoke(
-        app, ["verify", "--ledger-dir", str(directory), "--public-key", str(keys / "ledger.pub"), *extra]
+        app,
+        [
+            "verify",
+            "--ledger-dir",
+            str(directory),
+            "--public-key",
+            str(keys / "ledger.pub"),
+            *extra,
+        ],
     )
 
 
@@ -61,7 +73,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return base / "log", base
 
 
-def tampered_copy(pristine: tuple[Path, Path], tmp: Path, change) -> Path:  # noqa: ANN001
+def tampered_copy(pristine: tuple[Path, Path], tmp: Path, change) -> Path:
     copy = tmp / f"copy{time.monotonic_ns()}"
     shutil.copytree(pristine[0], copy)
     lines = (copy / ENTRIES).read_bytes().split(b"\n")[:-1]
@@ -71,18 +83,29 @@ def tampered_copy(pristine: tuple[Path, Path], tmp: Path, change) -> Path:  # no
 
 def test_an_untouched_log_verifies_with_proofs(pristine: tuple[Path, Path]) -> None:
     directory, keys = pristine
-    result = verify(directory, keys, "--entry", "7", "--since", str(directory / "checkpoints" / "000000000010.txt"))
+    result = verify(
+        directory,
+        keys,
+        "--entry",
+        "7",
+        "--since",
+        str(directory / "checkpoints" / "000000000010.txt"),
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"ok: {N} entries; checkpoint test-log size {N}")
     assert "extends the checkpoint at 10" in result.output and "entry 7 included" in result.output
 
 
-EXAMPLES = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+EXAMPLES = settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @EXAMPLES
 @given(position=st.integers(0, N - 1))
-def test_verify_names_an_edited_entry(pristine: tuple[Path, Path], tmp_path: Path, position: int) -> None:
+def test_verify_names_an_edited_entry(
+    pristine: tuple[Path, Path], tmp_path: Path, position: int
+) -> None:
     def edit(lines: list[bytes]) -> list[bytes]:
         lines[position] = lines[position].replace(b'"sent"', b'"failed"')
         return lines
@@ -94,15 +117,22 @@ def test_verify_names_an_edited_entry(pristine: tuple[Path, Path], tmp_path: Pat
 
 @EXAMPLES
 @given(position=st.integers(0, N - 1))
-def test_verify_names_a_deleted_entry(pristine: tuple[Path, Path], tmp_path: Path, position: int) -> None:
-    result = verify(tampered_copy(pristine, tmp_path, lambda ls: ls[:position] + ls[position + 1 :]), pristine[1])
+def test_verify_names_a_deleted_entry(
+    pristine: tuple[Path, Path], tmp_path: Path, position: int
+) -> None:
+    result = verify(
+        tampered_copy(pristine, tmp_path, lambda ls: ls[:position] + ls[position + 1 :]),
+        pristine[1],
+    )
     assert result.exit_code == 1
     assert result.output.startswith(f"FAIL: entry {position} removed"), result.output
 
 
 @EXAMPLES
 @given(position=st.integers(0, N - 2), other=st.integers(1, N - 1))
-def test_verify_names_a_reordered_entry(pristine: tuple[Path, Path], tmp_path: Path, position: int, other: int) -> None:
+def test_verify_names_a_reordered_entry(
+    pristine: tuple[Path, Path], tmp_path: Path, position: int, other: int
+) -> None:
     other = max(other, position + 1)
 
     def swap(lines: list[bytes]) -> list[bytes]:
@@ -116,14 +146,21 @@ def test_verify_names_a_reordered_entry(pristine: tuple[Path, Path], tmp_path: P
 
 @EXAMPLES
 @given(position=st.integers(0, N))
-def test_verify_names_an_inserted_entry(pristine: tuple[Path, Path], tmp_path: Path, position: int) -> None:
+def test_verify_names_an_inserted_entry(
+    pristine: tuple[Path, Path], tmp_path: Path, position: int
+) -> None:
     forged = b'{"at":null,"id":"delivery/forged","index":0,"kind":"delivery","record":{},"v":1}'
-    result = verify(tampered_copy(pristine, tmp_path, lambda ls: ls[:position] + [forged] + ls[position:]), pristine[1])
+    result = verify(
+        tampered_copy(pristine, tmp_path, lambda ls: [*ls[:position], forged, *ls[position:]]),
+        pristine[1],
+    )
     assert result.exit_code == 1
     assert result.output.startswith(f"FAIL: entry {position} inserted"), result.output
 
 
-def test_rewriting_the_hashes_too_is_caught_and_bounded_by_the_checkpoints(pristine: tuple[Path, Path], tmp_path: Path) -> None:
+def test_rewriting_the_hashes_too_is_caught_and_bounded_by_the_checkpoints(
+    pristine: tuple[Path, Path], tmp_path: Path
+) -> None:
     from streams.ledger.verify import leaf_hashes
 
     def edit(lines: list[bytes]) -> list[bytes]:
@@ -138,13 +175,20 @@ def test_rewriting_the_hashes_too_is_caught_and_bounded_by_the_checkpoints(prist
     assert "FAIL: entry 20 changed: an entry from 20 to 29 differs" in result.output
 
 
-def test_a_checkpoint_signed_by_another_key_fails(pristine: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_checkpoint_signed_by_another_key_fails(
+    pristine: tuple[Path, Path], tmp_path: Path
+) -> None:
     generate(tmp_path / "other.key", tmp_path / "other.pub")
-    result = runner.invoke(app, ["verify", "--ledger-dir", str(pristine[0]), "--public-key", str(tmp_path / "other.pub")])
+    result = runner.invoke(
+        app,
+        ["verify", "--ledger-dir", str(pristine[0]), "--public-key", str(tmp_path / "other.pub")],
+    )
     assert result.exit_code == 1 and "signed by key" in result.output
 
 
-def test_no_key_is_an_error_for_cron(pristine: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_key_is_an_error_for_cron(
+    pristine: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CALLWATCH_LEDGER_PUBLIC_KEY_FILE", raising=False)
     result = runner.invoke(app, ["verify", "--ledger-dir", str(pristine[0])])
     assert result.exit_code == 2
@@ -160,7 +204,9 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_log(tmp_path: Path
     LedgerStore.open(tmp_path / "log").close()
 
 
-def test_a_torn_last_entry_is_cut_off_and_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_torn_last_entry_is_cut_off_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     make_log(tmp_path / "log", tmp_path, 12)
     with (tmp_path / "log" / ENTRIES).open("ab") as f:
         f.write(b'{"at":null,"id":"delivery/half')

@@ -21,6 +21,7 @@ from callwatch.cli import app
 from callwatch.ledger.signing import generate
 from callwatch.ledger.store import ENTRIES
 from streams.ledger.entries import delivery_proposal, finding_proposal
+from tests.conftest import free_port
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -102,8 +103,13 @@ def settle_and_verify(
     env = {**pipeline_env, **ledger_env}
     result = runner.invoke(app, ["verify", "--es"], env=env)
     assert result.exit_code == 0, result.output
-    assert f"ok: {len(entries)} entries" in result.output and "Elasticsearch agrees" in result.output
-    assert Path(ledger_env["CALLWATCH_LEDGER_PUBLISH"]).read_text() == (directory / "checkpoint.txt").read_text()
+    assert (
+        f"ok: {len(entries)} entries" in result.output and "Elasticsearch agrees" in result.output
+    )
+    assert (
+        Path(ledger_env["CALLWATCH_LEDGER_PUBLISH"]).read_text()
+        == (directory / "checkpoint.txt").read_text()
+    )
     return entries
 
 
@@ -115,7 +121,9 @@ def test_a_worker_killed_mid_append_and_restarted_leaves_a_log_that_verifies(
     directory = Path(ledger_env["CALLWATCH_LEDGER_DIR"])
     worker = worker_factory.start(**ledger_env)
     publish(kafka_bootstrap, f"{prefix}.raw", simulated(tmp_path, 11))
-    wait_for("the ledger growing", lambda: len(logged(directory)) > 5, workers=[worker], timeout=120)
+    wait_for(
+        "the ledger growing", lambda: len(logged(directory)) > 5, workers=[worker], timeout=120
+    )
     worker.kill()  # SIGKILL while the stream is still being logged
     # A kill mid-write leaves a torn line; leave one there as that kill would have.
     with (directory / ENTRIES).open("ab") as f:
@@ -134,9 +142,14 @@ def test_two_workers_taking_over_from_each_other_leave_one_consistent_log(
     directory = Path(ledger_env["CALLWATCH_LEDGER_DIR"])
     fast = {**ledger_env, "BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
     first = worker_factory.start(**fast)
-    second = worker_factory.start(**fast)
+    second = worker_factory.start(**fast, CALLWATCH_WEB_PORT=str(free_port()))
     publish(kafka_bootstrap, f"{prefix}.raw", simulated(tmp_path, 12))
-    wait_for("the ledger growing", lambda: len(logged(directory)) > 5, workers=[first, second], timeout=120)
+    wait_for(
+        "the ledger growing",
+        lambda: len(logged(directory)) > 5,
+        workers=[first, second],
+        timeout=120,
+    )
     writer = next(w for w in (first, second) if "ledger: writing" in w.log.read_text())
     survivor = second if writer is first else first
     writer.kill()  # the writer dies; the survivor takes the ledger partition over

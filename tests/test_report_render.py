@@ -51,9 +51,12 @@ def fixture_calls() -> tuple[list[dict], list[dict], list[dict]]:
                 "commander_minutes": [4.0, 12.5, None][n % 3], "rules": {},
             })  # fmt: skip
             if n % 3 == 2:  # a third broke C2
-                findings.append({"call_id": call_id, "rule": "commander-notified", "status": "open"})
-                deliveries.append({"call_id": call_id, "dedup_key": f"{call_id}/commander-notified",
-                                   "kind": "delivery", "outcome": "sent", "severity": "critical"})  # fmt: skip
+                findings.append(
+                    {"call_id": call_id, "rule": "commander-notified", "status": "open"}
+                )
+                key = f"{call_id}/commander-notified"
+                deliveries.append({"call_id": call_id, "dedup_key": key, "kind": "delivery",
+                                   "outcome": "sent", "severity": "critical"})  # fmt: skip
             if n == 5:
                 findings.append({"call_id": call_id, "rule": "call-recorded", "status": "open",
                                  "outcome": "not_assessable"})  # fmt: skip
@@ -90,21 +93,22 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     calls, findings, deliveries = fixture_calls()
     result = figures(calls, findings, deliveries, RULES, start="2024-01-01", end="2024-03-01")
     html = render(result, title="Test report", policy_versions=["lmpd 2017.07-1"],
-                  source="a fixture", checkpoint=None, notes=[], generated="2024-03-02")  # fmt: skip
+                  source="a fixture", checkpoint=None, notes=[],
+                  generated="2024-03-02")  # fmt: skip
     out = tmp_path_factory.mktemp("report") / "report.html"
     out.write_text(html)
     return out, result
 
 
-def test_the_html_in_chromium_has_every_section_and_no_small_cell(rendered) -> None:  # noqa: ANN001
+def test_the_html_in_chromium_has_every_section_and_no_small_cell(rendered) -> None:
     html, result = rendered
     profile = tempfile.mkdtemp()
     try:
-        dom = subprocess.run(headless(profile, "--dump-dom", html.as_uri()),
-                             capture_output=True, timeout=120, check=True).stdout.decode()  # fmt: skip
+        dump = headless(profile, "--dump-dom", html.as_uri())
+        dom = subprocess.run(dump, capture_output=True, timeout=120, check=True).stdout.decode()
         shot = html.with_name("report.png")
-        subprocess.run(headless(profile, "--window-size=1100,2600", f"--screenshot={shot}",
-                                html.as_uri()), capture_output=True, timeout=120, check=True)  # fmt: skip
+        snap = headless(profile, "--window-size=1100,2600", f"--screenshot={shot}", html.as_uri())
+        subprocess.run(snap, capture_output=True, timeout=120, check=True)
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     print(f"\nscreenshot: {shot}")
@@ -121,17 +125,23 @@ def test_the_html_in_chromium_has_every_section_and_no_small_cell(rendered) -> N
     agency = result.tables["agency"]
     hsi = agency.columns.index("HSI")
     assert agency.cells.shown(agency.rows.index("ICE"), hsi) == "<5"
-    assert agency.cells.shown(agency.rows.index("USCIS"), agency.columns.index("not stated")) == "<5"
+    assert (
+        agency.cells.shown(agency.rows.index("USCIS"), agency.columns.index("not stated")) == "<5"
+    )
     assert agency.cells.shown(len(agency.rows), len(agency.columns)) == "23"
     clauses = result.tables["clauses"]
-    assert clauses.cells.shown(clauses.rows.index("C4 call-recorded"), 2) == "<5"  # not assessable 1
+    assert (
+        clauses.cells.shown(clauses.rows.index("C4 call-recorded"), 2) == "<5"
+    )  # not assessable 1
 
 
-def test_the_pdf_pages_have_every_section_and_no_small_cell(rendered) -> None:  # noqa: ANN001
+def test_the_pdf_pages_have_every_section_and_no_small_cell(rendered) -> None:
     html, _ = rendered
     pdf = html.with_name("report.pdf")
     html_to_pdf(html, pdf)
-    subprocess.run(["pdftoppm", "-r", "80", "-png", str(pdf), str(html.with_name("page"))], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "80", "-png", str(pdf), str(html.with_name("page"))], check=True
+    )
     pages = sorted(html.parent.glob("page-*.png"))
     print(f"\npdf pages: {[str(p) for p in pages]}")
     assert pages and all(p.stat().st_size > 10_000 for p in pages)

@@ -8,8 +8,6 @@ withheld cell takes at least two values across them.
 
 from __future__ import annotations
 
-import itertools
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,14 +16,14 @@ from streams.report.suppression import suppress
 T = 5
 
 
-def candidate_values(s, r: int, c: int) -> range:  # noqa: ANN001
+def candidate_values(s, r: int, c: int) -> range:
     # A reader knows no more than this; a withheld grand total leaves no upper bound, so
     # the oracle's (finite) range then only makes it stricter than a real reader.
     grand = s.values[-1][-1] + (T if s.marks[-1][-1] else 0)
     return range(1, T) if s.marks[r][c] == "primary" else range(0, grand + 1)
 
 
-def consistent_tables(s):  # noqa: ANN001, ANN201
+def consistent_tables(s):
     """Every completion of the withheld cells, by depth-first search over the cells in
     table order, closing each line's equation as soon as its last cell is chosen."""
     nr, nc = len(s.values), len(s.values[0])
@@ -40,7 +38,7 @@ def consistent_tables(s):  # noqa: ANN001, ANN201
     def col_ok(c: int) -> bool:
         return sum(table[r][c] for r in range(nr - 1)) == table[-1][c]
 
-    def walk(i: int):  # noqa: ANN202
+    def walk(i: int):
         if i == len(hidden):
             yield {cell: table[cell[0]][cell[1]] for cell in hidden}
             return

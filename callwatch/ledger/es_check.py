@@ -28,7 +28,9 @@ def _scan(es: Elasticsearch, index: str, fields: list[str]) -> Iterator[dict[str
         return
     after: list[Any] | None = None
     while True:
-        page = es.search(index=index, size=1000, sort=["_doc"], source_includes=fields, search_after=after)
+        page = es.search(
+            index=index, size=1000, sort=["_doc"], source_includes=fields, search_after=after
+        )
         hits = page["hits"]["hits"]
         if not hits:
             return

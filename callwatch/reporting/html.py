@@ -79,7 +79,8 @@ def trend_chart(table: Table) -> str:
     slot = (width - left - 10) / max(1, len(months))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="Immigration-agency calls by month">',
+        f'viewBox="0 0 {width} {height}" role="img" '
+        'aria-label="Immigration-agency calls by month">',
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 5}" y2="{height - bottom}" '
         'stroke="#8899a6"/>',
         f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end" font-size="11">0</text>',
@@ -124,13 +125,15 @@ def clause_chart(table: Table) -> str:
     total_col = len(table.columns)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="Share of calls breaking each clause">'
+        f'viewBox="0 0 {width} {height}" role="img" '
+        'aria-label="Share of calls breaking each clause">'
     ]
     span = width - left - 60
     for r, label in enumerate(table.rows):
         y = 8 + r * row_h
         parts.append(
-            f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="11">{escape(label)}</text>'
+            f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="11">'
+            f"{escape(label)}</text>"
         )
         parts.append(f'<rect x="{left}" y="{y + 3}" width="{span}" height="16" fill="#eef3f7"/>')
         marks = table.cells.marks[r]
@@ -144,9 +147,7 @@ def clause_chart(table: Table) -> str:
         parts.append(
             f'<rect x="{left}" y="{y + 3}" width="{span * share:.1f}" height="16" fill="#c8553d"/>'
         )
-        parts.append(
-            f'<text x="{left + span + 6}" y="{y + 15}" font-size="11">{share:.0%}</text>'
-        )
+        parts.append(f'<text x="{left + span + 6}" y="{y + 15}" font-size="11">{share:.0%}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -194,13 +195,13 @@ def render(
         '<p class="note">Each call is counted once per rule: <b>met</b> (the rule held, or did '
         "not apply), <b>broken</b> (a finding opened, even if cured later), <b>not "
         "assessable</b> (the record lacked what the rule needs).</p>"
-        f'{table_html(t["clauses"])}{clause_chart(t["clauses"])}</section>',
+        f"{table_html(t['clauses'])}{clause_chart(t['clauses'])}</section>",
         f'<section id="commander"><h2>{escape(t["commander"].title)}</h2>'
-        f'{table_html(t["commander"])}</section>',
+        f"{table_html(t['commander'])}</section>",
         f'<section id="alerts"><h2>{escape(t["alerts"].title)}</h2>{table_html(t["alerts"])}'
         "</section>",
         f'<section id="trend"><h2>{escape(t["trend"].title)}</h2>{trend_chart(t["trend"])}'
-        f'{table_html(t["trend"])}</section>',
+        f"{table_html(t['trend'])}</section>",
         '<section id="methodology"><h2>Methodology</h2>'
         "<p>Every call dispatch recorded is read by callwatch's classifier, which decides from "
         "agency codes, known telephone numbers and e-mail domains, the caller's stated agency "
@@ -216,9 +217,7 @@ def render(
         "could otherwise work a small count out from a total; every withheld cell can take "
         "more than one value consistent with everything published. Charts draw only "
         "published figures. The report carries no call number, name, telephone number or "
-        "address.</p>"
-        + "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
-        + "</section>",
+        "address.</p>" + "".join(f'<p class="note">{escape(n)}</p>' for n in notes) + "</section>",
         f'<section id="verification"><h2>Log checkpoint</h2>{verify}</section>',
     ]
     return (

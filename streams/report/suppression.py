@@ -50,7 +50,7 @@ class Suppressed:
 
 def extend(cells: Sequence[Sequence[int]]) -> list[list[int]]:
     """The table with a totals column and a totals row (the grand total in the corner)."""
-    rows = [list(row) + [sum(row)] for row in cells]
+    rows = [[*list(row), sum(row)] for row in cells]
     width = len(rows[0]) if rows else 1
     rows.append([sum(row[c] for row in rows) for c in range(width)])
     return rows
