@@ -133,4 +133,15 @@ def build_app(components: Components) -> faust.App:
     register_engine(app, topics, components)
     register_indexer(app, topics, components)
     register_alerter(app, topics, components)
+    if settings.ledger_dir is not None:  # the log of record (agents/ledger.py), opt-in
+        from agents.ledger import register_ledger
+        from callwatch.ledger.signing import load_signer
+
+        key = settings.ledger_signing_key
+        signer = load_signer(
+            settings.ledger_signing_key_file,
+            key.get_secret_value() if key else None,
+            source="CALLWATCH_LEDGER_SIGNING_KEY",
+        )
+        register_ledger(app, topics, components, signer)
     return app

@@ -199,3 +199,25 @@ def _register_sources() -> None:
 
 
 _register_sources()
+
+
+def _register_ledger() -> None:
+    """The log of record: verify it, report from it, make its signing key."""
+    from callwatch.commands.ledger import keygen_command
+    from callwatch.commands.report import report_command
+    from callwatch.commands.verify import verify_command
+
+    app.command("verify", help="Check the ledger against its signed checkpoint (cron-friendly).")(
+        verify_command
+    )
+    app.command("report", help="A transparency report for a period, as HTML and PDF.")(
+        report_command
+    )
+    ledger_app = typer.Typer(help="The tamper-evident log of record.")
+    app.add_typer(ledger_app, name="ledger")
+    ledger_app.command("keygen", help="Write a new Ed25519 key pair for checkpoints.")(
+        keygen_command
+    )
+
+
+_register_ledger()

@@ -17,7 +17,9 @@ from callwatch.settings import Settings
 from schemas import schema_path
 
 # logical name -> template version shipped in schemas/elasticsearch/
-INDICES: Final = {"events": 2, "calls": 3, "findings": 2, "deadletters": 1, "alerts": 2}
+INDICES: Final = {
+    "events": 2, "calls": 3, "findings": 2, "deadletters": 1, "alerts": 2, "ledger": 1
+}
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:

@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     # worker exits at once, as after a crash (at-least-once: nothing is lost).
     shutdown_timeout_seconds: float = Field(30, gt=0, le=600)
 
+    # --- Ledger: the tamper-evident log of record (callwatch/ledger, README "The log of record")
+    ledger_dir: Path | None = None  # None: no ledger; set it to run the ledger agents
+    ledger_origin: str = Field("callwatch", pattern=r"^[A-Za-z0-9._/-]+$")  # the log's name
+    ledger_signing_key_file: Path | None = None  # Ed25519 private key, PEM
+    ledger_signing_key: SecretStr | None = None  # or the same PEM text, from the environment
+    ledger_public_key_file: Path | None = None  # what `callwatch verify` checks against
+    ledger_checkpoint_seconds: float = Field(60, gt=0, le=86_400)
+    ledger_publish: str | None = None  # a file path or an http(s) URL (PUT) for checkpoints
+
     @model_validator(mode="after")
     def _grace_fits_in_the_stop(self) -> Settings:
         if self.shutdown_grace_seconds >= self.shutdown_timeout_seconds:

@@ -8,7 +8,7 @@ from agents.topics import TopicNames, worker_topics
 from callwatch import metrics, metrics_sidecar
 from callwatch.bootstrap import bootstrap
 from callwatch.es import ensure_indices, sync_client
-from callwatch.kafka_admin import ensure_topic_specs, wait_for_group_coordinator
+from callwatch.kafka_admin import TopicSpec, ensure_topic_specs, wait_for_group_coordinator
 from callwatch.settings import Settings
 
 log = logging.getLogger("callwatch.worker")
@@ -22,7 +22,10 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     components = bootstrap(settings)
     app = build_app(components)
     # Every topic, Faust's included, exists before Faust starts (a clean first start)
-    ensure_topic_specs(settings, worker_topics(app, TopicNames.from_settings(settings)))
+    specs = worker_topics(app, TopicNames.from_settings(settings))
+    if settings.ledger_dir is not None:  # one partition: one writer appends (agents/ledger.py)
+        specs.append(TopicSpec(settings.topic("ledger"), partitions=1))
+    ensure_topic_specs(settings, specs)
     wait_for_group_coordinator(settings, settings.app_id)
     with sync_client(settings) as es:
         ensure_indices(es, settings)

@@ -2,14 +2,15 @@
 # Installs the Debian packages callwatch's tests and local tooling need:
 #   prometheus               -> promtool (checks and unit-tests deploy/prometheus)
 #   prometheus-alertmanager  -> amtool   (checks deploy/alertmanager/alertmanager.yml)
-#   chromium, chromium-driver -> the headless browser tests of the call page (issue 19)
+#   chromium, chromium-driver -> the headless browser tests of the call page (issue 19),
+#                               and `callwatch report` to PDF (--print-to-pdf)
+#   poppler-utils            -> pdftoppm (the report test turns the PDF into PNG pages)
 # Idempotent: installs only what is missing. As root it runs apt-get; otherwise
 # it prints the exact command to run and exits non-zero, because the tests that
 # need these tools fail (they never skip) until they are installed.
 set -euo pipefail
 
-packages=(prometheus prometheus-alertmanager)
-packages+=(chromium chromium-driver)
+packages=(prometheus prometheus-alertmanager chromium chromium-driver poppler-utils)
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -44,7 +45,7 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${mis
 
 # The packages ship services; inside containers and CI policy-rc.d usually
 # stops them starting, and callwatch never needs them running: only the tools.
-for tool in promtool amtool; do
+for tool in promtool amtool chromium pdftoppm; do
     command -v "$tool" >/dev/null || { echo "install-debian-packages: $tool still missing" >&2; exit 1; }
 done
 echo "install-debian-packages: ok ($(promtool --version 2>&1 | head -n1))"

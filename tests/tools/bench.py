@@ -47,7 +47,7 @@ from tests.tools.bench_phases import (
     throughput,
 )
 
-PHASES = ("check", "state", "throughput", "latency", "memory")
+PHASES = ("check", "state", "throughput", "latency", "memory", "ledger")
 TARGETS = {
     "throughput": 5_000,
     "latency_p99_ms": 500,
@@ -76,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     results["config"]["code_root"] = str(cfg.code_root) if cfg.code_root else None
     results["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     began = time.monotonic()
+    if "ledger" in phases:  # needs no services and no stream (tests/tools/bench_ledger.py)
+        from tests.tools.bench_ledger import ledger_bench
+
+        results["ledger"] = ledger_bench(args.quick, say, work_dir())
+        if phases == ["ledger"]:
+            out = Path(args.json) if args.json else work_dir() / f"ledger-{int(time.time())}.json"
+            out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+            say(f"results: {out}")
+            return 0
 
     stream = simulated_stream(cfg.seed, cfg.hours, say)
     results["stream"] = {

@@ -1,0 +1,1 @@
+"""The transparency report's pure core: aggregation and small-cell suppression."""
