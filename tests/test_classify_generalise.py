@@ -264,7 +264,7 @@ def test_the_blind_dev_corpus_meets_the_targets() -> None:
     report = format_evaluation(result)
     assert not result.errors, report
     # tuned on it (it is the dev set): this guards against regressions, it is not a
-    # blind estimate; heldout.v1.jsonl is
+    # blind estimate; a fresh held-out file is
     assert result.precision >= 0.98 and result.recall >= 0.98, report
     assert result.agency_wrong == 0, report
     assert result.review_recall >= 0.75, report

@@ -5,7 +5,7 @@
 Without arguments: ``tests/corpus/originators.jsonl`` (the project's own corpus,
 written alongside the cues, so it proves little) and every
 ``tests/corpus/blind/*.jsonl`` (written by people who never saw the classifier;
-``dev`` may be tuned on, ``heldout`` never). For each: strict and with-review
+``dev`` and ``dev2`` are tuned on; a held-out file never is). For each: strict and with-review
 precision and recall, the review queue, ambiguous records, the agency named, the
 throughput, and every misclassified record with its evidence. How reviews count:
 ``callwatch/originator_evaluation.py``.
