@@ -255,11 +255,14 @@ class AgencyRegistry:
             start = hit.start()
             if start < past:
                 continue
-            first = hit.group().replace(".", "").replace(" ", "")
-            first = spell(first, first)
+            typed = hit.group().replace(".", "").replace(" ", "")
+            first = spell(typed, typed)
             candidates = self._by_first_token.get(first)
             if candidates is None:
                 continue
+            # a word typed short ("CUST", "IMMIG") names an agency only inside a longer
+            # name: alone it is as likely another word ("CUST" for customer)
+            shortened = first != typed and len(typed) < len(first) - 1
             first_end = hit.end()
             if "." in hit.group() and upper.startswith(".", first_end):
                 first_end += 1  # "I.C.E." is one token, its last dot with it
@@ -278,6 +281,8 @@ class AgencyRegistry:
             count = len(found)
             for term in candidates:
                 n = len(term.tokens)
+                if shortened and n == 1:
+                    continue
                 if n > count or not _continues(upper, found, 0, term.tokens):
                     continue
                 last_end = found[n - 1][1]
@@ -617,6 +622,8 @@ def _slips(terms: Iterable[Term]) -> dict[str, str]:
 
 
 def _one_letter_slips(word: str) -> Iterator[str]:
+    if not word.endswith("S"):
+        yield word + "S"  # "IMMIGRATIONS AND CUSTOMS"
     for i in range(1, len(word)):
         yield word[:i] + word[i + 1 :]
         if i + 1 < len(word):

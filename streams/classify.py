@@ -179,9 +179,9 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
             # the domain, not the address: it is what matched, and no personal data
             tally.listed("email_domain", email_domain(signals.email) or "", hit, W_EMAIL)
     if signals.caller_agency:
-        _read_stated_agency(signals.caller_agency, registry, tally)
+        _read_stated_agency(signals.caller_agency, signals.narrative, registry, tally)
     if signals.caller_name:
-        _read_caller_name(signals.caller_name, registry, tally)
+        _read_caller_name(signals.caller_name, signals.narrative, registry, tally)
     if signals.call_type:
         _read_narrative(signals.call_type, registry, tally, "call_type")
     if signals.narrative:
@@ -190,27 +190,57 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
         _agent_speaks_for(signals.caller_name, tally)
     if tally.ambiguous and not tally.doubted:
         _immigration_work(signals, registry, tally)
-    return tally.decide() if tally.evidence or tally.ruled_out else NOTHING
+    return tally.decide() if tally.evidence or tally.ruled_out or tally.members else NOTHING
 
 
 # ----------------------------------------------------------------- structured
 
 
-def _read_stated_agency(text: str, registry: AgencyRegistry, tally: _Tally) -> None:
+def _private(field: str, narrative: str | None) -> str | None:
+    """Whether the caller, whatever agency their field names, calls on a private
+    matter: "CBP (off duty)", "RP ADV SHE IS OFF DUTY, NOT WORK RELATED"."""
+    off = cues.OFF_DUTY.search(field)
+    if off is None and narrative:
+        off = cues.CALLER_OFF_DUTY.search(fold(narrative.upper()))
+    return None if off is None else off.group()
+
+
+def _read_stated_agency(
+    text: str, narrative: str | None, registry: AgencyRegistry, tally: _Tally
+) -> None:
     upper = fold(text.upper())
     if not registry.names_any(upper):
         return
+    private: str | None = None
+    checked = False
     for mention in registry.mentions(upper):
-        if not _false_friend(upper, mention, registry, tally, "stated_agency"):
-            tally.mentioned("stated_agency", mention, upper, W_STATED, "the caller's stated agency")
+        if _false_friend(upper, mention, registry, tally, "stated_agency"):
+            continue
+        if not checked:
+            private, checked = _private(upper, narrative), True
+        if private is not None:
+            why = f"an employee calling for themselves ({private})"
+            tally.discounted("stated_agency", mention, upper, 0, len(upper), why)
+            continue
+        tally.mentioned("stated_agency", mention, upper, W_STATED, "the caller's stated agency")
 
 
-def _read_caller_name(text: str, registry: AgencyRegistry, tally: _Tally) -> None:
+def _read_caller_name(
+    text: str, narrative: str | None, registry: AgencyRegistry, tally: _Tally
+) -> None:
     upper = fold(text.upper())
     if not registry.names_any(upper):
         return
+    private: str | None = None
+    checked = False
     for mention in registry.mentions(upper):
         if _false_friend(upper, mention, registry, tally, "caller_name"):
+            continue
+        if not checked:
+            private, checked = _private(upper, narrative), True
+        if private is not None and mention.term.agency.kind != "other":
+            why = f"an employee calling for themselves ({private})"
+            tally.discounted("caller_name", mention, upper, 0, len(upper), why)
             continue
         if mention.term.distinctive or cues.NAME_FIELD_TITLE.search(upper):
             tally.mentioned(
@@ -305,14 +335,38 @@ def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: 
     if not named and not agent_word:
         return
     breaks = [m.start() for m in cues.CLAUSE_BREAK.finditer(upper)]
-    if named:
-        for mention in registry.mentions(upper):
-            if not _false_friend(upper, mention, registry, tally, signal):
-                _judge_mention(upper, mention, breaks, tally, signal)
+    # An agent of a named other agency ("A.T.F. AGENT ADV") settles "an agent" too.
+    if named or registry.names_any(upper):
+        found = [
+            m
+            for m in registry.mentions(upper)
+            if not _false_friend(upper, m, registry, tally, signal)
+        ]
+        grouped = len(found) > 1 and cues.may_list_agencies(upper)
+        for mention in found:
+            if grouped and _member(upper, mention, found):
+                if mention.term.agency.kind != "other":
+                    tally.members.append((signal, mention, upper))
+                continue
+            _judge_mention(upper, mention, breaks, tally, signal)
     unnamed = registry.unnamed_federal
     if agent_word and unnamed is not None:
         for start, end in cues.generic_agents(upper):
             _judge_generic_agent(upper, start, end, breaks, unnamed, tally, signal)
+
+
+def _member(upper: str, mention: Mention, found: list[Mention]) -> bool:
+    """Whether the mention is one member of a multi-agency group, listed with an agency
+    that is never flagged: "TF (LMPD/KSP/HSI TFOS)", "(MULTI-AGENCY INCL HSI, DEA, LMPD)".
+    The group is not its caller: the caller's own agency decides."""
+    group = cues.agency_group(upper, mention.start, mention.end)
+    if group is None:
+        return False
+    lo, hi = group
+    return any(
+        lo <= m.start and m.end <= hi and m is not mention and m.term.agency.kind == "other"
+        for m in found
+    )
 
 
 def _clause(breaks: list[int], start: int, end: int, length: int) -> tuple[int, int]:
@@ -344,9 +398,7 @@ def _judge_mention(
     if cues.OBJECT_OF.search(upper, near, start):
         tally.discounted(signal, mention, upper, lo, hi, "it is what the text is about")
         return
-    after = cues.IDENTITY_AFTER.match(upper, end, hi) or cues.titled_name_acts(
-        upper, start, end, hi
-    )
+    after = cues.identity_after(upper, end, hi) or cues.titled_name_acts(upper, start, end, hi)
     if cues.REPORTED_BY_CALLER.search(upper, near, start):
         if after is not None:
             tally.mentioned(
@@ -482,7 +534,9 @@ class _Tally:
         "doubted",
         "evidence",
         "immigration",
+        "members",
         "named",
+        "not_caller",
         "other_structured",
         "own",
         "ruled_out",
@@ -500,13 +554,17 @@ class _Tally:
         self.other_structured = 0.0  # a system says the caller is some other agency
         # agencies the narrative writes as the caller's own, should the caller be an agent
         self.own: list[tuple[Agency, str | None, str]] = []
+        # immigration agencies listed as members of a multi-agency group: (signal, mention, text)
+        self.members: list[tuple[str, Mention, str]] = []
+        # agencies the text says are not the caller: a relative's, a scam's, off duty
+        self.not_caller: set[str] = set()
 
     def doubts(self, upper: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
         """What a whole text says against an identity in it: (a fake, a doubt), each
         searched once per text however many mentions it has."""
         held = self._doubts.get(upper)
         if held is None:
-            held = (cues.FAKE.search(upper), cues.IMPERSONATION.search(upper))
+            held = cues.doubts_in(upper)
             self._doubts[upper] = held
         return held
 
@@ -531,6 +589,7 @@ class _Tally:
     def discounted(
         self, signal: str, mention: Mention, upper: str, lo: int, hi: int, why: str
     ) -> None:
+        self.not_caller.add(mention.term.agency.id)
         self.ruled_out.append(
             Evidence(
                 signal,
@@ -569,7 +628,21 @@ class _Tally:
         elif kind == "ambiguous":
             self.ambiguous.append((weight, agency))
 
+    def _weigh_members(self) -> None:
+        """A group's immigration members: ruled out when another agency is named as the
+        caller ("CALLER IS FBI SA"), else a review: whose call it is, nobody said."""
+        caller_named = any(a.kind == "other" for a in self.named)
+        for signal, mention, upper in self.members:
+            if caller_named:
+                why = "a member of a multi-agency group whose caller is another agency"
+                self.discounted(signal, mention, upper, mention.start, mention.end, why)
+            else:
+                why = "a member of a multi-agency group; the caller's agency not given:"
+                self.mentioned(signal, mention, upper, W_MENTION_NAME, why)
+        self.members.clear()
+
     def decide(self) -> OriginatorDecision:
+        self._weigh_members()
         doubt_free = 1.0
         # Specific agencies only: "immigration officer" flags a call but names no agency.
         per_agency: dict[str, float] = {}
@@ -591,6 +664,11 @@ class _Tally:
             evidence.append(
                 Evidence("conflict", "", "a system names another agency as the caller: review")
             )
+        elif confidence >= POSITIVE_AT and self._number_against_text():
+            confidence = POSITIVE_AT - 0.01
+            evidence.append(
+                Evidence("conflict", "", "a registered number, but the text says who calls: review")
+            )
         positive = confidence >= POSITIVE_AT
         review = not positive and confidence >= REVIEW_AT
         agency: str | None = None
@@ -608,6 +686,13 @@ class _Tally:
             tuple(_strongest_once(self.ruled_out)),
         )
 
+    def _number_against_text(self) -> bool:
+        """Only a registered number says the agency is calling, and the text rules that
+        agency out as the caller ("RP ADV HER BROTHER WORKS FOR ICE"): a person decides."""
+        if not self.immigration or any(s not in _PHONE_SIGNALS for s in self.immigration):
+            return False
+        return any(a.id in self.not_caller for by in self.immigration.values() for a in by)
+
     def _settled(self, ambiguous: Agency) -> bool:
         """Naming the agency outright makes "federal agent" or "DHS" moot."""
         if ambiguous.generic:
@@ -618,10 +703,10 @@ class _Tally:
 def _strongest_once(found: list[Evidence]) -> list[Evidence]:
     """Each cue once (a signal and the text it matched), strongest first: the same
     "ICE" read twice in one narrative is one piece of evidence, at its best reading."""
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     kept: list[Evidence] = []
     for e in sorted(found, key=lambda e: -e.weight):
-        key = (e.signal, e.matched)
+        key = (e.signal, e.matched, e.means or e.detail)
         if key not in seen:
             seen.add(key)
             kept.append(e)

@@ -61,10 +61,35 @@ _VERB: Final = (
     r"|ADVIERTE|AVISA\w*|BUSCA\w*|EN\s+LA\s+LINEA)\b"
 )
 
-# "ICE AGENT SMITH REQ ...", "HSI SA J DOE ON LINE 3", "ICE REQ BACKUP": right after the name.
-IDENTITY_AFTER: Final = re.compile(
-    rf"[)'\"]?(?:[ \t/\-,:]*{TITLE}(?:\s+{_NAME_WORD}){{0,2}}?)?[ \t,:\-]*(?:\(\w+\)\s*)?{_VERB}"
+# Offices and units an agency calls from: with a title, what may stand between the
+# name and the verb ("USCIS APPLICATION SUPPORT CENTER ADV").
+_PLACE_TITLE: Final = r"(?:CENTER|CENTRE|STATION|FACILITY|BRANCH|HQ|HEADQUARTERS|PORT|LOBBY)"
+# Where the caller is, said before what they do: "ICE OFFICE ON 7TH ST ADV", "CBP @ SDF
+# INTL ARRIVALS REQ UNIT". Only before the verbs a caller opens with, and a few words.
+_AT_PLACE: Final = (
+    r"(?:\s*@\s*|\s+(?:AT|ON|IN|NEAR)\s+)(?:THE\s+)?(?!HIS\b|HER\b|MY\b|THEIR\b|OUR\b)"
+    r"(?:[A-Z0-9#'.&/\-]+\s+){1,6}?(?=(?:REQ\w*|RQST\w*|ADV\w*|ASK\w*|NEED\w*|CALLING|STATES"
+    r"|REPORT(?:S|ING)|ON\s+(?:THE\s+)?(?:LINE|LN|PHONE))\b)"
 )
+
+# "ICE AGENT SMITH REQ ...", "HSI SA J DOE ON LINE 3", "ICE REQ BACKUP": right after the name;
+# "USCIS ADJUDICATIONS OFFICER REPORTING", "US BORDER PATROL AGT (DETAILED TO LOU) REQ".
+IDENTITY_AFTER: Final = re.compile(
+    rf"[)'\"]?(?:[ \t/\-,:]*(?:(?:[A-Z]+\s+){{0,3}}?(?:{TITLE}|{_PLACE_TITLE})"
+    rf"(?:\s+{_NAME_WORD}){{0,2}}?|{TITLE}(?:\s+{_NAME_WORD}){{0,2}}?))?[ \t,:\-]*"
+    rf"(?:\([^()]{{1,30}}\)\s*)?{_VERB}"
+)
+# The same with the place: tried apart, since a place after every way of reading the
+# words before it would cost the regex engine many times over.
+_IDENTITY_AT_PLACE: Final = re.compile(
+    rf"[)'\"]?(?:[ \t/\-,:]*{TITLE}(?:\s+{_NAME_WORD}){{0,2}}?)?{_AT_PLACE}[ \t,:\-]*{_VERB}"
+)
+
+
+def identity_after(upper: str, end: int, hi: int) -> re.Match[str] | None:
+    """What the words right after a name ending at ``end`` say it does, if it acts."""
+    return IDENTITY_AFTER.match(upper, end, hi) or _IDENTITY_AT_PLACE.match(upper, end, hi)
+
 
 # A request later in the same clause, after "<agency> <title>":
 # "ICE AGENTS CONDUCTED A STOP ON 2 MALES, REQ LMPD UNITS", "... COULD USE MORE MANPOWER".
@@ -84,6 +109,12 @@ _SAYS: Final = (
 # Just before the name: the caller says who they are, or dispatch typed who called.
 IDENTITY_BEFORE: Final = re.compile(
     r"(?:"
+    # "RP STATED 'WE'RE WITH", "CALLER SAYS SHE'S WITH", "HE SAID HE'S AN AGENT WITH"
+    rf"(?<![A-Z0-9]){_SPEAKER}\s+{_SAYS}\s+(?:THAT\s+)?['\"]?(?:HE|SHE|THEY|WE|I)\s*"
+    r"(?:'S|'RE|'M|IS|ARE|AM|WAS|WERE)\s+(?:AN?\s+|THE\s+)?"
+    r"(?:(?:(?:SPECIAL|FEDERAL|FED)\s+)?(?:AGENTS?|AGTS?|OFFICERS?|OFCS?|INVESTIGATORS?"
+    r"|EMPLOYEES?|SUPERVISORS?)\s+)?(?:(?:WITH|FROM|W/|OF|FOR)\s+)?"
+    r"|(?<![A-Z0-9])WE(?:'RE|\s+ARE)\s+(?:WITH|FROM)\s+|"
     # "CALLER STATES SHE IS WITH", "RP IS AN AGENT WITH THE", "CALLER IS", "IDENTIFIED AS"
     rf"(?<![A-Z0-9]){_SPEAKER}\s+(?:{_SAYS}\s+(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+)?)?"
     r"(?:IS|ARE|AM|WAS|AS)\s+(?:AN?\s+|THE\s+)?"
@@ -143,6 +174,15 @@ OBJECT_OF: Final = re.compile(
     r"|(?:AFRAID|SCARED|FEAR\w*|TERRIFIED|WARY|CONCERNED|WORRIED)\s+(?:OF|ABOUT)"
     r"|ABOUT|AGAINST|ABOLISH|CALL(?:ED|S|ING)?|WILL\s+CALL|TO\s+CALL|CONTACT(?:ED|ING)?|NOTIFY"
     r"|NOTIFIED|HIDING\s+FROM|RUNNING\s+FROM|RAN\s+FROM|FLED\s+FROM"
+    # "LETTER FROM USCIS", "RPT FOR USCIS", "APPOINTMENT AT USCIS": papers, not a caller
+    r"|(?:LETTERS?|NOTICES?|MAIL|PAPERS?|PAPERWORK|DOCUMENTS?|DOCS|FORMS?|CARDS?|APPOINTMENTS?"
+    r"|INTERVIEWS?|APPLICATIONS?|RPT|REPORT|CHECK|PAYMENTS?|FEES?|CITA|CARTA)\s+(?:FROM|FOR|TO|AT|WITH"
+    r"|BY|DE|PARA|CON|EN)"
+    # "NEIGHBOR (WORKS FOR BORDER PATROL PER RP)": someone else's job, not the caller's
+    r"|(?:NEIGHBOR\w*|FRIEND|HUSBAND|WIFE|SON|DAUGHTER|BROTHER|SISTER|MOTHER|FATHER|COUSIN"
+    r"|UNCLE|AUNT|BOYFRIEND|GIRLFRIEND|TENANT|LANDLORD|ROOMMATE|COWORKER|SUBJ\w*|SUSP\w*|MALE"
+    r"|FEMALE|MAN|WOMAN|GUY|VECIN[OA]|ESPOS[OA]|HERMAN[OA]|HIJ[OA])(?:'?S)?\W{1,3}(?:WHO\s+)?"
+    r"['\"]?(?:WORKS?|WORKED|IS\s+EMPLOYED)\s+(?:FOR|WITH|AT)"
     # "OFC REQ CALL FROM ICE": what is asked for, not who is asking
     r"|REQ\w*\s+(?:A\s+)?(?:CALL|CALLBACK|CALL\s+BACK|CONTACT|RESPONSE|INFO\w*)\s+FROM"
     r")\s+(?:THE\s+)?(?:US\s+)?$"
@@ -154,8 +194,8 @@ THIRD_PARTY: Final = re.compile(
     r"(?<![A-Z0-9])(?:CALLER|RP|COMPL\w*|NEIGHBOR\w*|WITNESS\w*|OFC|OFCR|OFFICER|UNIT|SGT|DET"
     r"|DEPUTY|LMDC|JAIL|FEMALE|MALE|WOMAN|MAN|RESIDENT|TENANT|MOTHER|FATHER|MOM|DAD|WIFE"
     r"|HUSBAND|TEACHER|PRINCIPAL|MANAGER|MGR|EMPLOYEE|CLERK|PASTOR|SENORA|SENOR|MUJER|HOMBRE"
-    r"|VECIN[OA]|LLAMANTE)\s+(?:IS\s+)?"
-    r"(?:REPORT\w*|STATES|SAYS|ADV\w*|SEES|SAW|OBSERVED|COMPLAIN\w*|DICE|VIO|VE)\s+"
+    r"|VECIN[OA]S?|LLAMANTE)\s+(?:IS\s+)?"
+    r"(?:REPORT\w*|STATES|SAYS|ADV\w*|SEES|SAW|OBSERVED|COMPLAIN\w*|DICEN?|VIO|VIERON|VEN?)\s+"
     r"(?:OF\s+)?(?:THAT\s+|QUE\s+)?"
     r"(?:THERE\s+(?:IS|ARE|WAS|WERE)\s+)?(?:AN?\s+|TWO\s+|\d\s+|SEVERAL\s+|SOME\s+)?"
     r"(?:UNK\w*\s+|SUSP\w*\s+|STRANGE\s+|W/M\s+|B/M\s+|H/M\s+)?"
@@ -170,30 +210,88 @@ THIRD_PARTY: Final = re.compile(
     r"|(?<![A-Z0-9])(?:SUBJ\w*|SUSP\w*)\s+(?:STATES|SAYS|ADVISES|ADV)\b"
 )
 
-# Someone pretending, or a call nobody could verify.
+# Doubt is about the caller's identity, never the situation: "VISITOR CLAIMS TO HAVE A
+# GUN", "SUBJ GAVE FALSE NAME", "MALE W/ FAKE ID", "MARRIAGE FRAUD SITE CHECK" are what
+# an agency calls about. So "claims", "fake", "false" count only where they bear on
+# who someone is: "CLAIMS TO BE", "CLAIMS HE IS WITH", "FAKE AGENT", "FALSELY
+# IDENTIFIED", "AGENTES FALSOS".
+_WHO: Final = (
+    r"(?:AGENTS?|AGTS?|OFFICERS?|OFCRS?|OFFICIALS?|BADGES?|CREDENTIALS?|CREDS|UNIFORMS?"
+    r"|CALLS?|CALLERS?|COPS?|FEDS?|ICE|HSI|CBP|USCIS|ERO|DHS|IMMIGRATION|BORDER|CUSTOMS"
+    r"|DEPORTATION|WARRANT)"
+)
+_CLAIMS_TO_BE: Final = (
+    r"CLAIM(?:S|ED|ING)?\s+(?:TO\s+(?:BE|WORK)|(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+(?:IS|WAS|ARE|WERE"
+    r"|WORKS?|WORKED)|HE'S|SHE'S|THEY'RE)\b|(?:BEING|BE)\s+(?:AN?\s+)?(?:AGENT|OFFICER|WITH|FROM)"
+    r"|(?:AN?\s+)?(?:FEDERAL\s+|FED\s+)?(?:AGENT|OFFICER)|(?:TO\s+BE\s+)?(?:WITH|FROM)\b)"
+)
+_FAKE_WHO: Final = (
+    rf"(?:FAKE|BOGUS|PHONY|FALSE|FRAUDULENT)\s+(?:[A-Z.'/]+\s+){{0,2}}?{_WHO}\b"
+    r"|FALSELY\s+(?:CLAIM\w*|IDENTIF\w*|STAT\w*|REPRESENT\w*|SA(?:YS|ID)|POS\w*)"
+    r"|(?:FALS[OA]S?|FINGI\w*)\s+(?:AGENTES?|OFICIAL\w*|POLICIAS?)"
+    r"|(?:AGENTES?|OFICIAL\w*)(?:\s+[A-Z]+){0,3}?\s+FALS[OA]S?"
+)
+# Payment by an app, a gift card or a wire: how these scams collect, whoever called.
+_SCAM_PAYMENT: Final = (
+    r"ZELLE|VENMO|CASH\s*APP|WESTERN\s+UNION|MONEYGRAM|GREEN\s*DOT|BITCOIN|CRYPTO\w*"
+    r"|GIFT\s*CARDS?|TARJETAS?\s+DE\s+REGALO|SPOOF\w*"
+    r"|UNLESS\s+(?:HE|SHE|THEY|RP|CALLER|VICT\w*)\s+PA(?:ID|YS?|YING)"
+)
+
+# Someone pretending, or a call nobody could verify: both ask for review at the least.
 IMPERSONATION: Final = re.compile(
-    r"\b(?:CLAIM(?:S|ED|ING)?|IMPERSONAT\w*|POS(?:ING|ED|ES|E)\s+AS|PRETEND\w*|FAKE|FALSE(?:LY)?"
-    r"|BOGUS|SCAM\w*|FRAUD\w*|DEMAND\w*\s+(?:MONEY|PAYMENT|CASH|GIFT|BITCOIN|PAY)|GIFT\s*CARDS?"
+    rf"\b(?:{_CLAIMS_TO_BE}|{_FAKE_WHO}|{_SCAM_PAYMENT}|IMPERSONAT\w*|POS(?:ING|ED|ES|E)\s+AS"
+    r"|PRETEND\w*|SCAM\w*|DEMAND\w*\s+(?:MONEY|PAYMENT|CASH|GIFT|BITCOIN|PAY)"
     r"|EXTORT\w*|WIRE\s+MONEY|(?:COULD|CAN)\s*(?:NOT|N'?T)\s+VERIFY|UNABLE\s+TO\s+VERIFY"
-    r"|UNVERIFIED|NOT\s+(?:A\s+)?REAL|PRANK\w*|NOT\s+AN?\s+(?:AGENT|OFFICER)|HOAX"
-    r"|ESTAFA\w*|FALS[OA]S?|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR|FRAUDE|DICE\s+SER|DIJO\s+SER"
+    r"|UNVERIFIED|NOT\s+(?:A\s+)?REAL|PRANK\w*|HOAX"
+    r"|NOT\s+AN?\s+(?:FED\w*\s+|GOV\w*\s+)?(?:AGENT|OFFICER|EMPLOYEE)"
+    r"|ESTAFA\w*|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR|DICE\s+SER|DIJO\s+SER"
     r"|SOUNDED\s+(?:LIKE\s+)?(?:AN?\s+)?(?:JUV\w*|KID|CHILD|YOUNG|INTOX\w*|DRUNK|IMPAIRED)"
     r"|WOULD\s+NOT\s+GIVE\s+(?:A\s+|HIS\s+|HER\s+)?NAME|HUNG\s+UP)\b"
 )
 
-# The part of that doubt that settles it: not the agency at all ("SCAM", "PRANK - NOT
-# AN AGENT"). The rest ("CLAIMS", "UNABLE TO VERIFY", "SOUNDED JUVENILE") asks for review.
-FAKE: Final = re.compile(
-    r"\b(?:IMPERSONAT\w*|POS(?:ING|ED|ES|E)\s+AS|PRETEND\w*|FAKE|BOGUS|SCAM\w*|FRAUD\w*"
-    r"|PRANK\w*|HOAX|NOT\s+AN?\s+(?:AGENT|OFFICER)|NOT\s+(?:A\s+)?REAL|EXTORT\w*|GIFT\s*CARDS?"
-    r"|DEMAND\w*\s+(?:MONEY|PAYMENT|CASH|GIFT|BITCOIN|PAY)|WIRE\s+MONEY|ESTAFA\w*|FALS[OA]S?"
-    r"|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR|FRAUDE)\b"
+# A caller who says they are the agency, but nobody could check: the call dropped,
+# the callback went unanswered, on duty or not unknown. Doubt on the claim (a review),
+# never a sign that a mention is a civilian's.
+UNCHECKED: Final = re.compile(
+    r"\b(?:HUNG\s+UP|HANG\s*UP|DISCONNECTED|(?:LINE|CALL)\s+DROPPED"
+    r"|(?:CB|CALL\s*BACK)\s+(?:(?:WENT\s+)?TO\s+VOICEMAIL|NO\s+ANS\w*|UNANSWERED)"
+    r"|NO\s+ANS\w*\s+ON\s+(?:CB|CALL\s*BACK)"
+    # on duty or not nobody knows: a person should decide
+    r"|(?:UNK\w*|UNSURE|NOT\s+SURE|UNCLEAR)\s+(?:IF|WHETHER)\s+(?:\w+\s+)?(?:ON|OFF)[\s-]DUTY"
+    r"|DUTY\s+STATUS\s+(?:UNK\w*|UNCLEAR|NOT\s+(?:GIVEN|KNOWN)))\b"
 )
+
+# The part of that doubt that settles it: not the agency at all ("SCAM", "PRANK - NOT
+# AN AGENT", "FAKE ICE AGENT"). The rest ("CLAIMS TO BE", "UNABLE TO VERIFY",
+# "SOUNDED JUVENILE", "HUNG UP") asks for review.
+FAKE: Final = re.compile(
+    rf"\b(?:{_FAKE_WHO}|{_SCAM_PAYMENT}|IMPERSONAT\w*|POS(?:ING|ED|ES|E)\s+AS|PRETEND\w*"
+    r"|SCAM\w*|PRANK\w*|HOAX|NOT\s+AN?\s+(?:FED\w*\s+|GOV\w*\s+)?(?:AGENT|OFFICER|EMPLOYEE)"
+    r"|NOT\s+(?:A\s+)?REAL|EXTORT\w*|DEMAND\w*\s+(?:MONEY|PAYMENT|CASH|GIFT|BITCOIN|PAY)"
+    r"|WIRE\s+MONEY|ESTAFA\w*|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR)\b"
+)
+
+# Every doubt at once: most texts have none, so one search settles them.
+_ANY_DOUBT: Final = re.compile(f"{IMPERSONATION.pattern}|{UNCHECKED.pattern}")
+
+
+def doubts_in(upper: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
+    """What a whole text says against an identity in it: (a fake, a doubt). Every
+    FAKE wording is a doubt too, so a fake can only start at or after the first doubt."""
+    doubt = _ANY_DOUBT.search(upper)
+    if doubt is None:
+        return None, None
+    return FAKE.search(upper, doubt.start()), doubt
+
 
 # An agency's employee calling for themselves, not for the agency: off duty, retired,
 # a former agent. Settles it: not the agency calling.
+# "FORMER" and "RETIRED" only of the employee: "HER FORMER BOYFRIEND" is the subject's.
 OFF_DUTY: Final = re.compile(
-    r"\b(?:OFF[\s-]?DUTY|DAY\s+OFF|RETIRED|FORMER|EX[\s-](?:AGENT|ICE|CBP|HSI|BORDER|FED\w*)"
+    r"\b(?:OFF[\s-]?DUTY|DAY\s+OFF|NOT\s+WORK[\s-]RELATED|USED\s+TO\s+WORK"
+    rf"|(?:RETIRED|FORMER)\s+(?:[A-Z]+\s+){{0,2}}?(?:{_WHO}|EMPLOYEE|SPECIAL|SA|INSPECTOR|WORKER)\b"
+    r"|RETIRED\s+(?:FROM|IN\s+\d+)|EX[\s-](?:AGENT|ICE|CBP|HSI|BORDER|FED\w*)"
     r"|ON\s+VACATION|ON\s+LEAVE|PERSONAL\s+(?:MATTER|CAPACITY|ISSUE|BUSINESS)"
     r"|FUERA\s+DE\s+SERVICIO|DE\s+DESCANSO|JUBILAD[OA]|RETIRAD[OA]|EX\s+AGENTE)\b"
 )
@@ -201,13 +299,15 @@ OFF_DUTY: Final = re.compile(
 # An employee's own life around the call, duty unclear: a person should look.
 OWN_LIFE: Final = re.compile(
     r"\b(?:(?:HIS|HER|MY|THEIR)\s+(?:OWN\s+)?(?:HOUSE|HOME|APT|APARTMENT|DRIVEWAY|YARD|RESIDENCE"
-    r"|NEIGHBOR\w*|KIDS?|CHILD\w*|DOG)|WAY\s+HOME|AT\s+HOME|HOME\s+FROM\s+WORK"
+    r"|NEIGHBOR\w*|KIDS?|CHILD\w*|DOG)|WAY\s+HOME|HOME\s+FROM\s+WORK"
+    # "AT HOME", not "AT HOME DEPOT": the words after it end the phrase
+    r"|AT\s+HOME(?=\s*(?:[,.;:)]|$|\s+(?:AND|WHEN|WHILE|ON|IN|OFF|NOW|ALONE)\b))"
     r"|FOLLOWED\s+HOME|NEXT\s+DOOR|SU\s+CASA|MI\s+CASA)\b"
 )
 
 # "SHE THINKS HE IS IMMIGRATION": someone's belief about a third person, not who calls.
 BELIEF: Final = re.compile(
-    r"(?<![A-Z0-9])(?:THINKS?|BELIEVES?|SUSPECTS?|FEARS?|GUESS\w*|ASSUMES?|CREE|PIENSA)\s+"
+    r"(?<![A-Z0-9])(?:THINKS?|THINKING|BELIEVES?|SUSPECTS?|FEARS?|GUESS\w*|ASSUMES?|CREEN?|PIENSAN?|SOSPECHAN?)\s+"
     r"(?:THAT\s+|QUE\s+)?(?:HE|SHE|THEY|IT|THEM|ES|SON)\b[^;.!?\n|]{0,30}$"
 )
 
@@ -238,6 +338,7 @@ CIVILIAN_CONTEXT: Final = re.compile(
     r"|DETAINER|NCIC|HIT\s+(?:FOR|ON|RETURNED)|RETURNED\s+(?:AN?\s+)?HIT|WARRANT\s+CHECK"
     r"|RAN\s+(?:SUBJ\w*|PLATE|TAG|NAME|HIM|HER|THEM)|(?:IMMIGRATION|ICE)\s+HOLD|LAWYER|ATTORNEY"
     r"|NEWS|REPORTER|MEDIA|DRILL|EXERCISE|SEMINAR|CONFERENCE|WEARING|SIGNS?|FLYERS?|GRAFFITI"
+    r"|COSTUMES?|DRESSED\s+(?:UP\s+)?AS|HALLOWEEN|TOY\s+(?:GUNS?|BADGES?)|DISFRAZ\w*"
     r"|MIEDO|TEME\w*|ASUSTAD[OA]S?|AMENAZ\w*|PREOCUPAD[OA]S?|REDADAS?|RUMORE?S?|ABOGAD[OA]S?|NOTARI[OA]S?"
     r"|(?:MI|SU|SUS|MIS)\s+(?:CASA|PUERTA|ESPOS[OA]|HIJ[OA]S?|MAMA|PAPA|MADRE|PADRE|HERMAN[OA]S?"
     r"|FAMILIA|VECIN[OA]S?|TRABAJO|NOVI[OA]|PRIM[OA]S?|TI[OA]S?)"
@@ -260,7 +361,9 @@ _CALLER_IS: Final = re.compile(
 )
 _NOT_WITH: Final = re.compile(r"\s+(?:WITH|FROM|FOR|OF|AT|W/)\b")
 # "AGENT JONES ON LINE 2 REQ ...": the word opens a clause, and the agent acts
-_CLAUSE_OPENS: Final = re.compile(r"(?:^|[;!?\n|]|[;!?\n|.,]\s|CALLER\s['\"])\s*(?:\d+\s+)?$")
+_CLAUSE_OPENS: Final = re.compile(
+    r"(?:^|[;!?\n|]|(?:[;!?\n|,]|(?<![.\s][A-Z])\.)\s|CALLER\s['\"])\s*(?:\d+\s+)?$"
+)
 _AGENT_ACTS: Final = re.compile(rf"(?:\s+{_NAME_WORD}){{0,2}}?[ \t,:\-]*{_VERB}")
 
 
@@ -316,6 +419,19 @@ _ABBREVIATED: Final = (
     "AVE",
     "RD",
     "LN",
+    # words of agency names as dispatchers shorten them: "HOMELAND SECURITY INVEST. AGT"
+    "INVEST",
+    "IMMIG",
+    "CUST",
+    "ENFORC",
+    "PROT",
+    "SVCS",
+    "NATL",
+    "GOVT",
+    "ASST",
+    "SUPV",
+    "INTL",
+    "CO",
 )
 # The dot comes first so the regex engine skips ahead to it; the checks on what
 # precedes it run only there.
@@ -338,7 +454,7 @@ def titled(upper: str, end: int) -> bool:
 # A caller-name field that says what the caller is: "SA SMITH HSI", "JONES (ICE AGENT)".
 NAME_FIELD_TITLE: Final = re.compile(
     r"(?<![A-Z0-9])(?:SUPERVISORY\s+SPECIAL\s+AGENT|SPECIAL\s+AGENT|SSA|SA|S/A|AGENTS?|AGT"
-    r"|DEPORTATION\s+OFFICER|DO|SDDO|TFO)(?![A-Z0-9])"
+    r"|DEPORTATION\s+OFFICER|DO|SDDO|TFO|OFFICER|OFC|OFCR|CBPO|INSPECTOR)(?![A-Z0-9])"
 )
 
 
@@ -437,3 +553,53 @@ def titled_name_acts(upper: str, start: int, end: int, hi: int) -> re.Match[str]
     if _ENDS_TITLED.search(upper, start, end) is None:
         return None
     return _AGENT_ACTS.match(upper, end, hi)
+
+
+# The caller, not someone else, is off duty or on a private matter: "RP ADV SHE IS OFF
+# DUTY", "NOT WORK RELATED". Whatever agency the caller works for is not calling.
+CALLER_OFF_DUTY: Final = re.compile(
+    r"(?<![A-Z0-9])(?:RP|CALLER|HE|SHE|THEY|I)\s+(?:[A-Z]+\s+){0,2}?(?:IS|WAS|ARE|AM)\s+"
+    r"(?:CURRENTLY\s+|NOW\s+)?OFF[\s-]?DUTY\b|\bNOT\s+(?:WORK|JOB|DUTY)[\s-]RELATED\b"
+)
+
+# A list of agencies in a group: "TF (LMPD/KSP/HSI TFOS)", "MULTI-AGENCY INCL HSI, DEA, LMPD".
+# Brackets after a group's name only: "DET R. KING (LMPD, HSI TFO)" is one person's badges.
+_GROUP_NOUN: Final = re.compile(
+    r"(?<![A-Z0-9])(?:TASK\s+FORCE|STRIKE\s+FORCE|TF|TEAM|GRP|GROUP|SQUAD|MULTI[\s-]?AGENCY"
+    r"|HIDTA|INITIATIVE|COALITION|JOINT\s+\w+)\s*$"
+)
+_GROUP_LEAD: Final = re.compile(
+    r"(?:MULTI[\s-]?AGENCY|INCL\w*|INCLUDING|MEMBERS?|JOINT)[\s:,]+(?:[A-Z0-9/,&' .\-]+)?$"
+)
+
+
+_GROUP_WORDS: Final = ("(", "INCL", "MULTI", "MEMBER", "JOINT")
+
+
+def may_list_agencies(upper: str) -> bool:
+    """A cheap first look: can ``upper`` hold a list of agencies at all?"""
+    return any(w in upper for w in _GROUP_WORDS)
+
+
+def agency_group(upper: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of the bracketed list, or the list after "INCL"/"MULTI-AGENCY", that the
+    name at ``start:end`` is one item of; None if it stands alone."""
+    opening = upper.rfind("(", max(0, start - 60), start)
+    if (
+        opening >= 0
+        and upper.find(")", opening, start) < 0
+        and _GROUP_NOUN.search(upper, max(0, opening - 20), opening) is not None
+    ):
+        closing = upper.find(")", end, end + 60)
+        if closing >= 0:
+            inside = upper[opening + 1 : closing]
+            if "/" in inside or "," in inside or " AND " in inside or "&" in inside:
+                return opening + 1, closing
+    lead = _GROUP_LEAD.search(upper, max(0, start - 40), start)
+    if lead is not None:
+        stop = _LIST_END.search(upper, end)
+        return lead.start(), stop.start() if stop is not None else len(upper)
+    return None
+
+
+_LIST_END: Final = re.compile(r"[);!?\n|]|\s(?:REQ\w*|ADV\w*|ASK\w*|NEED\w*)\b")
