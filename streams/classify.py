@@ -356,17 +356,15 @@ def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: 
 
 
 def _member(upper: str, mention: Mention, found: list[Mention]) -> bool:
-    """Whether the mention is one member of a multi-agency group, listed with an agency
-    that is never flagged: "TF (LMPD/KSP/HSI TFOS)", "(MULTI-AGENCY INCL HSI, DEA, LMPD)".
-    The group is not its caller: the caller's own agency decides."""
+    """Whether the mention is one member of a multi-agency group, listed with another
+    agency: "TF (LMPD/KSP/HSI TFOS)", "(MULTI-AGENCY INCL HSI, DEA, LMPD)". The group is
+    not its caller: the caller's own agency decides."""
     group = cues.agency_group(upper, mention.start, mention.end)
     if group is None:
         return False
     lo, hi = group
-    return any(
-        lo <= m.start and m.end <= hi and m is not mention and m.term.agency.kind == "other"
-        for m in found
-    )
+    agency = mention.term.agency.id
+    return any(lo <= m.start and m.end <= hi and m.term.agency.id != agency for m in found)
 
 
 def _clause(breaks: list[int], start: int, end: int, length: int) -> tuple[int, int]:
