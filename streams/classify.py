@@ -640,7 +640,8 @@ class _Tally:
         self.members.clear()
 
     def decide(self) -> OriginatorDecision:
-        self._weigh_members()
+        if self.members:
+            self._weigh_members()
         doubt_free = 1.0
         # Specific agencies only: "immigration officer" flags a call but names no agency.
         per_agency: dict[str, float] = {}

@@ -88,7 +88,13 @@ _IDENTITY_AT_PLACE: Final = re.compile(
 
 def identity_after(upper: str, end: int, hi: int) -> re.Match[str] | None:
     """What the words right after a name ending at ``end`` say it does, if it acts."""
-    return IDENTITY_AFTER.match(upper, end, hi) or _IDENTITY_AT_PLACE.match(upper, end, hi)
+    m = IDENTITY_AFTER.match(upper, end, hi)
+    if m is not None:
+        return m
+    near = upper[end : min(hi, end + 60)]
+    if "@" in near or " AT " in near or " ON " in near or " IN " in near or " NEAR " in near:
+        return _IDENTITY_AT_PLACE.match(upper, end, hi)
+    return None
 
 
 # A request later in the same clause, after "<agency> <title>":
