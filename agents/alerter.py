@@ -118,16 +118,12 @@ def register_alerter(app: faust.App, topics: TopicNames, components: Components)
 
     dispatcher = Dispatcher(setup, TableStore(table), emit, wall_ms, owns, durable, signer)
     rebuild = {"needed": True}
-    events_in = metrics.EVENTS_IN.labels(stage="alerter")
-    events_out = metrics.EVENTS_OUT.labels(stage="alerter")
-    seconds = metrics.PROCESSING_SECONDS.labels(stage="alerter")
-    last = metrics.LAST_PROCESSED.labels(stage="alerter")
     log.info("alerter: %s; channels %s", setup.source, ", ".join(sorted(setup.channels)))
 
     @app.agent(alerts_topic, name="callwatch.alerter")
     async def alerter(stream: StreamT[bytes]) -> None:
         async for batch in batches(stream, BATCH, WITHIN_SECONDS):
-            started = time.perf_counter()
+            started, passed = time.perf_counter(), 0
             for record in batch:
                 doc = await _decode(deadletter_topic, record)
                 if doc is None:
@@ -136,12 +132,10 @@ def register_alerter(app: faust.App, topics: TopicNames, components: Components)
                     await dispatcher.acknowledge(doc)
                 else:
                     dispatcher.receive(doc)
-                events_out.inc()
+                passed += 1
             # the state (changelog) and ack records are in Kafka before the offsets move
             await app.producer.flush()
-            events_in.inc(len(batch))
-            seconds.observe((time.perf_counter() - started) / len(batch))
-            last.set(time.time())
+            metrics.batch_processed("alerter", len(batch), passed, time.perf_counter() - started)
             if not rebuild["needed"]:
                 await dispatcher.tick()  # deliver now rather than at the next tick
 
@@ -253,4 +247,4 @@ async def _dead_letter(
             offset=message.offset,
         ),
     )
-    metrics.DEAD_LETTERS.labels(reason=reason).inc()
+    metrics.dead_letter(reason)
