@@ -16,6 +16,7 @@ Versions, and why:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pwd
 import shutil
@@ -153,6 +154,24 @@ def kafka_libs() -> Path:
         )
         marker.touch()
     return libs
+
+
+# As root, when the checkout is in a folder the ``callwatch`` user cannot enter,
+# Elasticsearch's files go here instead (see ``Elasticsearch._places``).
+ES_ROOT_FALLBACK: Final = Path(os.environ.get("CALLWATCH_ES_ROOT_DIR", "/var/lib/callwatch"))
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether a user with no rights here but "others'" can reach ``path``'s folder."""
+    for parent in path.parents:
+        if parent == Path("/"):
+            return True
+        try:
+            if parent.exists() and not parent.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def es_home() -> Path:
@@ -439,16 +458,39 @@ class Elasticsearch(Service):
             entry = pwd.getpwnam(ES_SYSTEM_USER)
         return entry.pw_uid, entry.pw_gid
 
+    def _places(self) -> tuple[Path, Path]:
+        """Where Elasticsearch's distribution and its data/logs/tmp live.
+
+        Elasticsearch refuses to run as root, so as root it runs as the
+        ``callwatch`` system user, who must be able to reach both. A checkout in a
+        folder that user cannot enter (a home directory, a ``mktemp -d`` folder)
+        would stop it; then both go under ``ES_ROOT_FALLBACK``, one folder per
+        services directory (the pid file and log stay in the checkout)."""
+        home, data = es_home(), self.workdir
+        if self._run_as() is None or _reachable_by_others(data):
+            return home, data
+        digest = hashlib.sha256(str(services_dir().resolve()).encode()).hexdigest()[:12]
+        root = ES_ROOT_FALLBACK / digest
+        moved = root / home.name
+        if not (moved / ".complete").exists():
+            partial = moved.with_name(moved.name + ".partial")  # renamed when whole
+            shutil.rmtree(moved, ignore_errors=True)
+            shutil.rmtree(partial, ignore_errors=True)
+            moved.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(home, partial, symlinks=True)
+            partial.rename(moved)
+        return moved, root / self.profile.name / self.name
+
     def prepare(self, java: Path) -> None:
-        home = es_home()
+        home, data = self._places()
         for sub in ("data", "logs", "tmp"):
-            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+            (data / sub).mkdir(parents=True, exist_ok=True)
         ids = self._run_as()
         if ids is not None:
             # Elasticsearch refuses root; the unprivileged user must own its config and data.
-            for path in (home, self.workdir):
+            for path in (home, data):
                 subprocess.run(["chown", "-R", f"{ids[0]}:{ids[1]}", str(path)], check=True)
-            for parent in self.workdir.parents:
+            for parent in data.parents:
                 if parent == Path("/"):
                     break
                 mode = parent.stat().st_mode
@@ -459,7 +501,7 @@ class Elasticsearch(Service):
                     )
 
     def command(self, java: Path) -> tuple[list[str], dict[str, str], Callable[[], None] | None]:
-        home = es_home()
+        home, data = self._places()
         p = self.profile
         settings = {
             "cluster.name": f"callwatch-{p.name}",
@@ -468,8 +510,8 @@ class Elasticsearch(Service):
             "network.host": "127.0.0.1",
             "http.port": str(p.es_http_port),
             "transport.port": str(p.es_transport_port),
-            "path.data": str(self.workdir / "data"),
-            "path.logs": str(self.workdir / "logs"),
+            "path.data": str(data / "data"),
+            "path.logs": str(data / "logs"),
             # Local, loopback-only: no TLS or users (the compose stack documents them).
             "xpack.security.enabled": "false",
             # A nearly full developer disk must not flip indices to read-only mid-test.
@@ -480,7 +522,7 @@ class Elasticsearch(Service):
         env = {
             "ES_JAVA_HOME": str(java_home(java)),
             "ES_JAVA_OPTS": "-Xms512m -Xmx512m",
-            "ES_TMPDIR": str(self.workdir / "tmp"),
+            "ES_TMPDIR": str(data / "tmp"),
         }
         ids = self._run_as()
         preexec = None

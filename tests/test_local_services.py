@@ -24,6 +24,7 @@ import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -71,3 +72,40 @@ def test_a_failed_start_stops_what_it_had_started(throwaway_profile) -> None:
     kafka = local_services.Kafka(throwaway_profile)
     assert kafka.pid() is None, "the Kafka this start launched was left running"
     assert not local_services.port_open(throwaway_profile.kafka_port)
+
+
+@pytest.mark.integration
+def test_as_root_from_a_folder_the_es_user_cannot_enter_es_files_go_where_it_can(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout in a 0700 folder (a home directory, ``mktemp -d``): Elasticsearch
+    still starts, its distribution and data placed under the fallback root. (Not as
+    root, Elasticsearch runs as this user, from the checkout itself.)"""
+    import tempfile
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    services = private / "services"
+    # the ES distribution from this run's own cache, so nothing is downloaded again
+    (services / "cache").mkdir(parents=True)
+    home = local_services.es_home()
+    os.symlink(home, services / "cache" / home.name)
+    fallback = Path(tempfile.mkdtemp(prefix="callwatch-es-root-", dir="/tmp"))
+    os.chmod(fallback, 0o755)  # as /var/lib/callwatch would be
+    monkeypatch.setenv("CALLWATCH_SERVICES_DIR", str(services))
+    monkeypatch.setattr(local_services, "ES_ROOT_FALLBACK", fallback)
+    profile = local_services.Profile("root-placement", *(free_port() for _ in range(4)))
+    es = local_services.Elasticsearch(profile)
+    try:
+        if os.geteuid() != 0:
+            assert es._places() == (local_services.es_home(), es.workdir)
+            return
+        assert es.start(timeout=240).startswith("started")
+        assert es.healthy()
+        placed = list(fallback.glob("*/root-placement/elasticsearch/data"))
+        assert placed, f"no data folder under {fallback}"
+        assert not (services / "root-placement" / "elasticsearch" / "data").exists()
+        assert es.pidfile.parent == services / "root-placement" / "elasticsearch"
+    finally:
+        es.stop()
+        shutil.rmtree(fallback, ignore_errors=True)
