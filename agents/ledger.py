@@ -33,7 +33,7 @@ import faust
 import orjson
 from faust.types import EventT, StreamT
 
-from agents.batching import batches
+from agents.faust_compat.batching import batches
 from agents.es_sink import BulkSink, Doc
 from agents.output import Output
 from agents.topics import TopicNames

@@ -257,7 +257,7 @@ def test_a_supervisor_acknowledges_from_the_alert_in_a_real_browser(
                         timeout=60, workers=[worker])
         screenshot(browser, shots, "1-call-page-from-email")
         assert "OPEN: nobody has acknowledged yet" in text
-        assert f"Call {taken}: no commanding officer notified in time" in text
+        assert f"Call {taken}: no commanding officer took the call in time" in text
         assert "A commanding officer handles every call from immigration agents" in text
         assert "Contact the on-duty commanding officer now" in text
         assert "Call received from ICE" in text and "Unit dispatched: unit 4A12" in text
