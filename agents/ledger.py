@@ -33,8 +33,8 @@ import faust
 import orjson
 from faust.types import EventT, StreamT
 
-from agents.faust_compat.batching import batches
 from agents.es_sink import BulkSink, Doc
+from agents.faust_compat.batching import batches
 from agents.output import Output
 from agents.topics import TopicNames
 from callwatch.bootstrap import Components
