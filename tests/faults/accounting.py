@@ -391,10 +391,11 @@ class Ledger:
         for delivery in delivered_alerts(logs):
             last_kind[delivery.alert_id.split("#", 1)[0]] = delivery.kind
         final = {"open": {"firing"}, "resolved": {"resolved", "cured"}}
+        # not-assessable findings (needs_records) go to the review queue, never an alert
         return sorted(
             finding_id(call, rule)
             for (call, rule), status in stream.expected_findings.items()
-            if last_kind.get(finding_id(call, rule)) not in final[status]
+            if status in final and last_kind.get(finding_id(call, rule)) not in final[status]
         )
 
     def trace_alert(self, dedup_key: str, logs: str) -> str:
