@@ -261,7 +261,11 @@ class Service:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:  # no /proc (not Linux): trust the pid file as before
             return not Path("/proc/self").exists()
-        return str(self.workdir).encode() in cmdline
+        return any(str(folder).encode() in cmdline for folder in self.folders())
+
+    def folders(self) -> list[Path]:
+        """The folders the service's command line names (its working folder)."""
+        return [self.workdir]
 
     def healthy(self) -> bool:
         raise NotImplementedError
@@ -467,10 +471,9 @@ class Elasticsearch(Service):
         would stop it; then both go under ``ES_ROOT_FALLBACK``, one folder per
         services directory (the pid file and log stay in the checkout)."""
         home, data = es_home(), self.workdir
-        if self._run_as() is None or _reachable_by_others(data):
+        root = self._fallback_root()
+        if root is None:
             return home, data
-        digest = hashlib.sha256(str(services_dir().resolve()).encode()).hexdigest()[:12]
-        root = ES_ROOT_FALLBACK / digest
         moved = root / home.name
         if not (moved / ".complete").exists():
             partial = moved.with_name(moved.name + ".partial")  # renamed when whole
@@ -480,6 +483,16 @@ class Elasticsearch(Service):
             shutil.copytree(home, partial, symlinks=True)
             partial.rename(moved)
         return moved, root / self.profile.name / self.name
+
+    def _fallback_root(self) -> Path | None:
+        if self._run_as() is None or _reachable_by_others(self.workdir):
+            return None
+        digest = hashlib.sha256(str(services_dir().resolve()).encode()).hexdigest()[:12]
+        return ES_ROOT_FALLBACK / digest
+
+    def folders(self) -> list[Path]:
+        root = self._fallback_root()
+        return [self.workdir] if root is None else [self.workdir, root / self.profile.name]
 
     def prepare(self, java: Path) -> None:
         home, data = self._places()

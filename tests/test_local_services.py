@@ -106,6 +106,8 @@ def test_as_root_from_a_folder_the_es_user_cannot_enter_es_files_go_where_it_can
         assert placed, f"no data folder under {fallback}"
         assert not (services / "root-placement" / "elasticsearch" / "data").exists()
         assert es.pidfile.parent == services / "root-placement" / "elasticsearch"
+        assert es.pid() is not None  # recognised as ours, though it runs from elsewhere
     finally:
         es.stop()
+        assert not local_services.port_open(profile.es_http_port), "left running"
         shutil.rmtree(fallback, ignore_errors=True)
