@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ import yaml
 
 from tests.alert_receivers import WebhookReceiver
 from tests.faults.accounting import (
+    LogDelivery,
     Row,
     delivered_alerts,
     owed_to_a_slower_channel,
@@ -54,6 +57,57 @@ def alerts_file(folder: Path, hooks: WebhookReceiver) -> Path:
     path = folder / "alerts.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+@dataclass
+class WebhookCount:
+    """What the webhook accepted against what the log channel says it was owed."""
+
+    logged: list[LogDelivery]
+    got: list[tuple[str, bool]]  # (idempotency key, possible_repeat)
+    expected: set[str]
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(key for key, _ in self.got)
+
+    @property
+    def marked(self) -> list[str]:
+        return sorted(key for key, repeat in self.got if repeat)
+
+    @property
+    def twice(self) -> list[str]:
+        return sorted(key for key, n in self.counts.items() if n > 1)
+
+
+def count_webhook(
+    pipeline: Pipeline, row: Row, accepted: Callable[[], list[tuple[str, bool]]], timeout: float
+) -> WebhookCount:
+    """Wait until the webhook has every message the log channel delivered (that it is
+    owed), then count; fills the row's alert columns and duplicates."""
+    logged = delivered_alerts(pipeline.logs())
+
+    def owed() -> set[str]:
+        return owed_to_a_slower_channel(logged, {key for key, _ in accepted()})
+
+    try:
+        wait_until(
+            "every alert on the webhook",
+            lambda: owed() <= {key for key, _ in accepted()},
+            timeout=timeout,
+            alive=pipeline.alive,
+        )
+    except AssertionError as exc:
+        row.failures.append(str(exc)[:200])
+    time.sleep(5)
+    count = WebhookCount(logged, accepted(), owed())
+    row.alerts_label = "webhook"
+    row.alerts_expected = len(count.expected)
+    row.alerts_delivered = len(count.expected & set(count.counts))
+    row.duplicates += len(count.twice)
+    if count.twice:
+        row.notes.append(f"accepted by the webhook more than once: {count.twice[:5]}")
+    return count
 
 
 def test_alert_channel_failing(pipeline: Pipeline, fault_table: list[Row]) -> None:
@@ -190,33 +244,11 @@ def test_worker_killed_while_sending_an_alert(pipeline: Pipeline, fault_table: l
     fault.inject = inject
 
     def account(row: Row) -> None:
-        logged = delivered_alerts(pipeline.logs())
-
-        def owed() -> set[str]:
-            return owed_to_a_slower_channel(logged, {key for key, _ in accepted()})
-
-        try:
-            wait_until(
-                "every alert on the webhook",
-                lambda: owed() <= {key for key, _ in accepted()},
-                timeout=180,
-                alive=pipeline.alive,
-            )
-        except AssertionError as exc:
-            row.failures.append(str(exc)[:200])
-        time.sleep(5)
-        got = accepted()
-        expected = owed()
-        counts = Counter(key for key, _ in got)
-        marked = sorted(key for key, repeat in got if repeat)
-        twice = sorted(key for key, n in counts.items() if n > 1)
+        count = count_webhook(pipeline, row, accepted, timeout=180)
+        logged, counts, marked = count.logged, count.counts, count.marked
+        expected = count.expected
         surplus = sorted(set(counts) - {d.alert_id for d in logged})
-        row.alerts_label = "webhook"
-        row.alerts_expected = len(expected)
-        row.alerts_delivered = len(expected & set(counts))
-        row.duplicates += len(twice) + len(surplus)
-        if twice:
-            row.notes.append(f"accepted by the webhook more than once: {twice[:5]}")
+        row.duplicates += len(surplus)
         if surplus:
             row.notes.append(f"accepted by the webhook, never logged: {surplus[:5]}")
         row.repeats += len(marked)
@@ -287,32 +319,7 @@ def test_worker_stopped_while_sending_an_alert(pipeline: Pipeline, fault_table: 
     fault.inject = inject
 
     def account(row: Row) -> None:
-        logged = delivered_alerts(pipeline.logs())
-
-        def owed() -> set[str]:
-            return owed_to_a_slower_channel(logged, {key for key, _ in accepted()})
-
-        try:
-            wait_until(
-                "every alert on the webhook",
-                lambda: owed() <= {key for key, _ in accepted()},
-                timeout=120,
-                alive=pipeline.alive,
-            )
-        except AssertionError as exc:
-            row.failures.append(str(exc)[:200])
-        time.sleep(5)
-        got = accepted()
-        counts = Counter(key for key, _ in got)
-        expected = owed()
-        row.alerts_label = "webhook"
-        row.alerts_expected = len(expected)
-        row.alerts_delivered = len(expected & set(counts))
-        twice = sorted(key for key, n in counts.items() if n > 1)
-        marked = sorted(key for key, repeat in got if repeat)
-        row.duplicates += len(twice)
-        if twice:
-            row.notes.append(f"accepted by the webhook more than once: {twice[:5]}")
+        marked = count_webhook(pipeline, row, accepted, timeout=120).marked
         if marked:
             row.failures.append(f"marked as possible repeats after a graceful stop: {marked}")
         seconds, status = stops[0]
