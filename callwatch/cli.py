@@ -101,7 +101,9 @@ def demo(
 
 @app.command("check")
 def check(
-    input_path: Path = typer.Argument(..., metavar="INPUT", help="events file or CAD export"),
+    inputs: list[Path] = typer.Argument(
+        ..., metavar="INPUT...", help="events files or CAD exports, in any order"
+    ),
     mapping: str | None = typer.Option(None, "--mapping", help="CSV mapping file or shipped name"),
     policy: Path | None = typer.Option(None, "--policy", help="policy YAML (default: Louisville)"),
     registry: Path | None = typer.Option(None, "--registry", help="agency registry YAML"),
@@ -109,11 +111,37 @@ def check(
         None, "--as-of", help="judge deadlines as of this ISO time (default: the last event's)"
     ),
     include_retracted: bool = typer.Option(False, "--include-retracted"),
+    strict: bool = typer.Option(
+        False, "--strict", help="reject records with a data-quality anomaly instead of using them"
+    ),
+    max_rejected_share: float = typer.Option(
+        0.5, "--max-rejected-share", min=0.0, max=1.0,
+        help="exit 1 when more than this share of the records is rejected",
+    ),
+    max_gap_hours: float = typer.Option(
+        24.0, "--max-gap-hours", min=0.0,
+        help="report events of one call further apart than this (events_far_apart)",
+    ),
+    rejects: Path | None = typer.Option(
+        None, "--rejects", help="write each rejected record here (JSON lines: file, line, text)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="the summary as one JSON object"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", min=1, help="processes for the engine (default: up to 2 cores)"
+    ),
+    spill_dir: Path | None = typer.Option(
+        None, "--spill-dir", help="where sorted runs are spilled (default: $TMPDIR)"
+    ),
 ) -> None:
-    """Run the policy engine over a file; print findings as JSON lines."""
+    """Audit files offline with the live engine, in any input order; findings as JSON lines.
+
+    Exit status: 0 ok; 1 no event could be used, or more than --max-rejected-share of
+    the records were rejected; 2 an input, the mapping or the policy is unusable.
+    """
     from datetime import datetime
 
-    from callwatch.commands.check import run_check
+    from callwatch.commands.check import CheckOptions, default_jobs, run_check
     from streams.adapters import InputError, MappingError
     from streams.engine.policy import PolicyError, load_policy
     from streams.engine.state import Engine
@@ -122,17 +150,23 @@ def check(
     try:
         loaded = load_policy(policy)
         engine = Engine(loaded, make_classifier(registry))
-        when = datetime.fromisoformat(as_of) if as_of else None
-        run_check(
-            input_path,
-            engine=engine,
-            policy=loaded,
+        options = CheckOptions(
             mapping=mapping,
-            as_of=when,
+            as_of=datetime.fromisoformat(as_of) if as_of else None,
             include_retracted=include_retracted,
+            strict=strict,
+            max_rejected_share=max_rejected_share,
+            max_gap_hours=max_gap_hours,
+            rejects=rejects,
+            as_json=as_json,
+            quiet=quiet,
+            jobs=jobs or default_jobs(),
+            spill_dir=spill_dir,
         )
-    except (PolicyError, InputError, MappingError, ValueError) as exc:
+        summary = run_check(inputs, engine=engine, policy=loaded, options=options)
+    except (PolicyError, InputError, MappingError, ValueError, OSError) as exc:
         _fail(str(exc))
+    raise typer.Exit(summary["exit_status"])
 
 
 def _register_tools() -> None:

@@ -382,7 +382,9 @@ class _RowConverter:
                 yield self._reject(item, "schema_violation", str(exc))
                 continue
             events.sort(key=_order)
-            yield Converted(tuple(events), 1, tuple(item.notes), tuple(item.anomalies))
+            yield Converted(
+                tuple(events), 1, tuple(item.notes), tuple(item.anomalies), line=item.line
+            )
 
     def per_unit(self, parsed: Iterable[_ParsedRow | Rejection | Duplicate]) -> Iterator[Outcome]:
         calls: dict[str, list[_ParsedRow]] = {}
@@ -421,7 +423,7 @@ class _RowConverter:
         kept = [row for row in rows if row.record not in rejected]
         notes = tuple(note for row in kept for note in row.notes)
         anomalies = tuple(anomaly for row in kept for anomaly in row.anomalies)
-        yield Converted(tuple(events), len(kept), notes, anomalies)
+        yield Converted(tuple(events), len(kept), notes, anomalies, line=kept[0].line)
 
     def _aggregate(
         self, spec: EventSpec, index: int, rows: list[_ParsedRow]

@@ -58,12 +58,15 @@ class Converted:
 
     ``notes`` name things that were skipped without rejecting the record,
     e.g. an on-scene time that matched no format, so the summary can show them.
+    ``line`` is where the (first) record starts, 1-based, when the adapter knows it
+    (0: it does not; the data-quality report then names the record's ordinal).
     """
 
     events: tuple[DispatchEvent, ...]
     records: int = 1
     notes: tuple[str, ...] = ()
     anomalies: tuple[Anomaly, ...] = ()
+    line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
