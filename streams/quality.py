@@ -35,6 +35,7 @@ FUTURE_TOLERANCE_MS: Final = 5 * 60_000
 # by then (evicted a day after closing, its tombstone kept seven days more): a later
 # event starts a new call for both.
 FORGET_AFTER_MS: Final = 9 * 24 * HOUR_MS
+_SWEEP_MIN: Final = 20_000  # calls remembered before the first sweep
 
 UNIT_EVENTS: Final = frozenset(
     {"unit.dispatched", "unit.en_route", "unit.on_scene", "unit.cleared"}
@@ -119,9 +120,9 @@ class CallChecks:
     """The anomalies that need a call's events together, over a stream in time order.
 
     Memory is bounded: a call is forgotten once idle ``FORGET_AFTER_MS`` of event
-    time (or the gap threshold, if longer). ``observe`` returns the kinds found at
-    this record, and ``flagged`` collects the places of every anomalous record when
-    asked (``--strict`` rejects them).
+    time (or the gap threshold, if longer); its next event starts a new call.
+    ``flagged`` collects the place of every anomalous record when asked (``--strict``
+    rejects them).
     """
 
     def __init__(
@@ -137,20 +138,26 @@ class CallChecks:
         self.max_gap_ms = max_gap_ms
         self.forget_after = max(FORGET_AFTER_MS, max_gap_ms)
         self.flagged: dict[Place, str] | None = {} if collect else None
-        # insertion order = order of last activity: the oldest is always first
         self._calls: dict[str, _Call] = {}
+        self._sweep_at = _SWEEP_MIN
 
     def observe(self, t: int, call_id: str, kind: str, place: Place) -> None:
         if self.future_after is not None and t > self.future_after:
             self._found("time_in_future", place, f"{kind} at {t} ms")
         calls = self._calls
-        call = calls.pop(call_id, None)
+        call = calls.get(call_id)
+        if call is not None and t - call.last > self.forget_after:
+            # forgotten by now, whether or not a sweep has removed it yet: a new call
+            del calls[call_id]
+            self._close(call)
+            call = None
         if call is None:
-            call = _Call(place)
+            call = calls[call_id] = _Call(place)
+            if len(calls) > self._sweep_at:
+                self._sweep(t)
         elif t - call.last > self.max_gap_ms:
             hours = (t - call.last) / HOUR_MS
             self._found("events_far_apart", place, f"{kind} {hours:.1f} h after the one before")
-        calls[call_id] = call
         call.last = t
         if kind == "call.received":
             if call.received is None:
@@ -172,7 +179,6 @@ class CallChecks:
                 self._found("closed_before_dispatched", call.closed[1], "")
         elif kind == "call.closed" and call.closed is None:
             call.closed = (t, place)
-        self._forget(t)
 
     def finish(self) -> None:
         """The stream has ended: report what the calls still remembered lack."""
@@ -180,16 +186,15 @@ class CallChecks:
             self._close(call)
         self._calls.clear()
 
-    def _forget(self, now: int) -> None:
-        calls = self._calls
+    def _sweep(self, now: int) -> None:
+        """Drop the calls idle past the horizon. Runs when the table has doubled since
+        the last sweep, so it costs O(1) per event; what is reported does not depend on
+        when it runs (``observe`` treats an idle call as forgotten either way)."""
         horizon = now - self.forget_after
-        while calls:
-            call_id = next(iter(calls))
-            call = calls[call_id]
-            if call.last >= horizon:
-                return
-            del calls[call_id]
-            self._close(call)
+        calls = self._calls
+        for call_id in [c for c, call in calls.items() if call.last < horizon]:
+            self._close(calls.pop(call_id))
+        self._sweep_at = max(_SWEEP_MIN, 2 * len(calls))
 
     def _close(self, call: _Call) -> None:
         if call.received is None:

@@ -37,7 +37,7 @@ from streams.audit_input import RejectedRecord, Source, binary_reason, read_inpu
 from streams.engine.audit import AuditOptions, PartResult
 from streams.engine.facts import to_millis
 from streams.engine.policy import Policy
-from streams.engine.sorted_input import EventSorter
+from streams.engine.sorted_input import RUN_RECORDS, EventSorter
 from streams.engine.state import Engine
 from streams.quality import QualityReport
 
@@ -58,6 +58,7 @@ class CheckOptions:
     jobs: int = 1
     spill_dir: Path | None = None
     lookup_dirs: Sequence[Path] = field(default_factory=tuple)
+    run_records: int = RUN_RECORDS  # records per sorted run (small in tests: many runs)
 
 
 def run_check(
@@ -68,8 +69,8 @@ def run_check(
     mapping: str | None = None,
     as_of: datetime | None = None,
     include_retracted: bool = False,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
     options: CheckOptions | None = None,
     received_at: datetime | None = None,
 ) -> dict[str, Any]:
@@ -77,6 +78,8 @@ def run_check(
 
     Raises InputError or MappingError when an input or the mapping cannot be used.
     """
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     opts = options or CheckOptions(
         mapping=mapping, as_of=as_of, include_retracted=include_retracted
     )
@@ -87,7 +90,7 @@ def run_check(
     quality = QualityReport()
     rejects = _Rejects(opts.rejects, paths)
     with tempfile.TemporaryDirectory(prefix="callwatch-check-", dir=opts.spill_dir) as spill:
-        sorter = EventSorter(Path(spill))
+        sorter = EventSorter(Path(spill), run_records=opts.run_records)
         total = sum(p.stat().st_size for p in paths)
         unit = "bytes" if all(s.outcomes is None for s in sources) else "records"
         with progress(

@@ -42,12 +42,15 @@ class OfflineRun:
         # no generator made per event unless something is due or changed.
         clock, queue, engine, states = self.clock, self.queue, self.engine, self.states
         flagged_ids = self.flagged_ids
+        # The earliest wake-up, cached: never later than the queue's own (a wake-up moved
+        # later or cancelled only makes it early, and an early look finds nothing due).
+        due = queue.next_due()
         for t, event in items:
             clock.observe(t)
             now = clock.now()
-            due = queue.next_due()
             if due is not None and due <= now:
                 yield from self.advance(now)
+                due = queue.next_due()
             if event is None:
                 continue
             call_id = event.call_id
@@ -68,7 +71,10 @@ class OfflineRun:
                 queue.set(call_id, None)
             else:
                 states[call_id] = state
-                queue.set(call_id, engine.next_wakeup(state))
+                wake = engine.next_wakeup(state)
+                queue.set(call_id, wake)
+                if wake is not None and (due is None or wake < due):
+                    due = wake
             if step.changes:
                 yield from step.changes
 
