@@ -1,6 +1,5 @@
 """The benchmark's measurements, one function per phase. Each returns a plain dict.
 
-- ``offline_check``: ``callwatch check`` over the whole simulated file.
 - ``state_size``: per-call state built by the Engine for open calls.
 - ``throughput``: a backlog published at once, timed from publication until every
   event is in Elasticsearch (all agents on); then a paced run at a share of that
@@ -16,10 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import resource
 import statistics
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +29,9 @@ from aiokafka import AIOKafkaConsumer
 
 from callwatch import local_services
 from tests.tools.bench_env import (
-    ROOT,
     CpuMeter,
     Es,
     Worker,
-    callwatch_argv,
     delete_topics,
     proc_status,
     work_dir,
@@ -52,7 +46,7 @@ from tests.tools.bench_load import (
     publish_paced,
     retime,
 )
-from tests.tools.bench_profile import Profile, Sampler, run_profiled
+from tests.tools.bench_profile import Profile, Sampler
 
 Report = Callable[[str], None]
 
@@ -150,45 +144,6 @@ def _phase_cleanup(worker: Worker, profile: local_services.Profile) -> None:
     worker.stop()
     Es(profile.es_url).delete_prefix(worker.prefix)
     delete_topics(profile.kafka_bootstrap, worker.prefix)
-
-
-# ------------------------------------------------------------------ offline check
-
-
-def offline_check(stream: Stream, cfg: Config, report: Report) -> dict[str, Any]:
-    argv, extra = callwatch_argv(cfg.code_root, "check", str(stream.path))
-    env = {**os.environ, **extra}
-    report(f"[check] callwatch check over {len(stream.messages):,} events")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.monotonic()
-    proc = subprocess.run(
-        argv,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        check=True,
-        env=env,
-        cwd=cfg.code_root or ROOT,  # `python -c` puts the cwd first on sys.path
-    )
-    seconds = time.monotonic() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    summary = orjson.loads(proc.stderr.strip().splitlines()[-1])
-    events = int(summary["events"])
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    out: dict[str, Any] = {
-        "events": events,
-        "seconds": seconds,
-        "events_per_second": events / seconds,
-        "cpu_seconds": cpu,
-        "events_per_cpu_second": events / cpu if cpu else None,
-        "peak_rss_bytes": after.ru_maxrss * 1024,
-        "findings": summary.get("findings"),
-    }
-    if cfg.profile:
-        prof, _ = run_profiled(
-            argv, work_dir() / "profile-check.raw", env=env, cwd=cfg.code_root or ROOT
-        )
-        out["profile"] = prof.as_dict() if prof else None
-    return out
 
 
 # -------------------------------------------------------------------- state size
