@@ -58,24 +58,34 @@ def run_parts(
     jobs: int,
     spill_dir: Path,
     on_reject: Sink | None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[PartResult]:
     if jobs <= 1:
-        return [audit_part(records, engine, policy, options, on_reject=on_reject)]
+        return [
+            audit_part(records, engine, policy, options, on_reject=on_reject, progress=progress)
+        ]
     context = multiprocessing.get_context("fork")
     children: list[tuple[Any, Connection, Path]] = []
+    done = [context.Value("q", 0, lock=False) for _ in range(jobs)]  # records read, per child
     for part in range(jobs):
         receive, send = context.Pipe(duplex=False)
         rejects = spill_dir / f"rejects-{part}.bin"
         child = context.Process(
             target=_child,
-            args=(send, records, engine, policy, options, part, jobs, rejects),
+            args=(send, records, engine, policy, options, part, jobs, rejects, done[part]),
             daemon=True,
         )
         child.start()
         send.close()
         children.append((child, receive, rejects))
     results: list[PartResult] = []
+    shown = 0
     for child, receive, rejects in children:
+        while not receive.poll(0.25):  # meanwhile, the bar follows the slowest child
+            slowest = min(d.value for d in done)
+            if progress is not None and slowest > shown:
+                progress(slowest - shown)
+                shown = slowest
         try:
             outcome = pickle.loads(receive.recv_bytes())
         except EOFError:
@@ -98,11 +108,15 @@ def _child(
     part: int,
     parts: int,
     rejects: Path,
+    done: Any,
 ) -> None:
+    def tick(records: int) -> None:
+        done.value += records
+
     try:
         sink = _RejectFile(rejects)
         result: PartResult | BaseException = audit_part(
-            records, engine, policy, options, part=part, parts=parts, on_reject=sink
+            records, engine, policy, options, part=part, parts=parts, on_reject=sink, progress=tick
         )
         sink.handle.close()
     except BaseException as exc:  # reported to the parent, which raises it

@@ -9,8 +9,9 @@ output meant for scripts never carries escape codes.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -80,3 +81,25 @@ def progress(
                 bar.update(task, rate=f"{speed:,.0f} {unit}/s" if speed else "")
 
         yield advance
+
+
+def counted(lines: Iterable[str], advance: Advance) -> Iterator[str]:
+    """The lines, advancing the bar by each one's length (about its bytes)."""
+    for line in lines:
+        advance(len(line))
+        yield line
+
+
+def estimated_records(path: Path, sample: int = 1 << 20) -> int | None:
+    """About how many lines ``path`` has (from its first MiB), for a bar's end; None if
+    it cannot be told (unreadable, or no line break in the sample)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(sample)
+    except OSError:
+        return None
+    breaks = head.count(b"\n")
+    if not breaks:
+        return None
+    return max(1, round(breaks * size / len(head)))

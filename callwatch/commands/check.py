@@ -31,7 +31,7 @@ import orjson
 
 from callwatch.check_parts import run_parts
 from callwatch.check_summary import render_summary
-from callwatch.progress import progress
+from callwatch.progress import estimated_records, progress
 from streams.adapters import InputError, open_input
 from streams.audit_input import RejectedRecord, Source, binary_reason, read_inputs
 from streams.engine.audit import AuditOptions, PartResult
@@ -94,7 +94,11 @@ def run_check(
         total = sum(p.stat().st_size for p in paths)
         unit = "bytes" if all(s.outcomes is None for s in sources) else "records"
         with progress(
-            "reading", total if unit == "bytes" else None, unit=unit, quiet=opts.quiet, stream=err
+            "reading",
+            total if unit == "bytes" else _estimate(paths),
+            unit=unit,
+            quiet=opts.quiet,
+            stream=err,
         ) as advance:
             counts = read_inputs(
                 sources,
@@ -113,15 +117,20 @@ def run_check(
             records_at=counts.records_at,
         )
         sorter.seal()
-        results = run_parts(
-            sorter.sorted,
-            engine,
-            policy,
-            audit,
-            jobs=max(1, min(opts.jobs, 8)),
-            spill_dir=Path(spill),
-            on_reject=rejects.add,
-        )
+        passes = 2 if opts.strict else 1  # --strict reads the sorted records twice
+        with progress(
+            "auditing", sorter.records * passes, unit="events", quiet=opts.quiet, stream=err
+        ) as advance:
+            results = run_parts(
+                sorter.sorted,
+                engine,
+                policy,
+                audit,
+                jobs=max(1, min(opts.jobs, 8)),
+                spill_dir=Path(spill),
+                on_reject=rejects.add,
+                progress=advance,
+            )
     rejects.close()
     findings = _write_findings(results, opts.include_retracted, out)
     for result in results:
@@ -253,6 +262,11 @@ def _verdict(summary: dict[str, Any], max_share: float) -> tuple[int, str]:
             "this input; see --rejects FILE"
         )
     return 0, "ok"
+
+
+def _estimate(paths: list[Path]) -> int | None:
+    estimates = [estimated_records(path) for path in paths]
+    return None if None in estimates else sum(e or 0 for e in estimates)
 
 
 def _iso(millis: int) -> str:

@@ -78,8 +78,11 @@ def audit_part(
     part: int = 0,
     parts: int = 1,
     on_reject: RejectSink | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> PartResult:
+    """One part's audit; ``progress`` is told every few thousand records read."""
     result = PartResult()
+    tick = progress or _no_progress
     reject = on_reject or (lambda _r: None)
     flagged: dict[Place, str] | None = None
     checks: CallChecks | None
@@ -90,7 +93,7 @@ def audit_part(
             max_gap_ms=options.max_gap_ms,
             collect=True,
         )
-        for _ in _events(records(), options, part, parts, result, finder, None, _no_sink):
+        for _ in _events(records(), options, part, parts, result, finder, None, _no_sink, tick):
             pass
         finder.finish()
         flagged = finder.flagged
@@ -103,7 +106,7 @@ def audit_part(
         )
     run = OfflineRun(engine, EventClock())
     findings = result.findings
-    items = _events(records(), options, part, parts, result, checks, flagged, reject)
+    items = _events(records(), options, part, parts, result, checks, flagged, reject, tick)
     for change in run.feed_timed(items):
         findings[f"{change.call_id}/{change.rule.id}"] = (
             change.finding.status,
@@ -130,6 +133,10 @@ def _no_sink(_record: RejectedRecord) -> None:
     pass
 
 
+def _no_progress(_records: int) -> None:
+    pass
+
+
 def _events(
     records: Iterable[Record],
     options: AuditOptions,
@@ -139,6 +146,7 @@ def _events(
     checks: CallChecks | None,
     flagged: dict[Place, str] | None,
     reject: RejectSink,
+    tick: Callable[[int], None],
 ) -> Iterator[tuple[int, DispatchEvent | None]]:
     """(clock time, event or None) per record: None for another part's call, a copy, or a
     rejected record. The clock time is the event's own, except for an event in the future."""
@@ -149,7 +157,11 @@ def _events(
     previous = b""
     previous_rejected: str | None = None
     rejected_places: set[Place] = set()
+    read = 0
     for t_us, call_id, _event_id, payload, source, line in records:
+        read += 1
+        if read & 4095 == 0:
+            tick(4096)
         t = t_us // 1000
         if t <= future:
             clock_t = t
