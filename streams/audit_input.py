@@ -226,7 +226,7 @@ def _read_outcomes(
         counts.records_read += outcome.records
         line = outcome.line or ordinal
         place = (source, line)
-        found = _report_anomalies(outcome, source, place, quality)
+        found = report_anomalies(outcome, source, place, quality)
         if strict and found is not None:
             counts.rejected[f"strict_{found}"] += outcome.records
             reject(
@@ -242,7 +242,7 @@ def _read_outcomes(
             counts.events += 1
 
 
-def _report_anomalies(
+def report_anomalies(
     outcome: Converted, source: int, place: Place, quality: QualityReport
 ) -> str | None:
     """Count what the adapter noticed; the first kind, if any (``--strict`` rejects it)."""

@@ -209,3 +209,31 @@ class CallChecks:
 def places_of(places: Iterable[Place], names: list[str]) -> list[str]:
     """``file:line`` for each place, for people."""
     return [f"{names[source]}:{line}" for source, line in places]
+
+
+def check_record(
+    report: QualityReport,
+    place: Place,
+    events: Iterable[tuple[int, str, str]],
+    *,
+    received_at_ms: int,
+    whole_call: bool,
+    max_gap_ms: int = int(DEFAULT_MAX_GAP_HOURS * HOUR_MS),
+) -> str | None:
+    """``CallChecks`` over one record's (time, call id, type) events, for ``callwatch
+    convert``, which streams records and does not sort: exact when the record holds its
+    whole call (a CSV row or call, an EIDO document); otherwise (a JSON line) only the
+    future is checked. The first anomaly's kind, if any."""
+    if not whole_call:
+        limit = received_at_ms + FUTURE_TOLERANCE_MS
+        first: str | None = None
+        for t, _call_id, kind in events:
+            if t > limit:
+                report.add("time_in_future", None, place, f"{kind} at {t} ms")
+                first = first or "time_in_future"
+        return first
+    checks = CallChecks(report, received_at_ms=received_at_ms, max_gap_ms=max_gap_ms, collect=True)
+    for t, call_id, kind in sorted(events):
+        checks.observe(t, call_id, kind, place)
+    checks.finish()
+    return next(iter(checks.flagged.values()), None) if checks.flagged else None

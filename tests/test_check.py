@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -409,3 +410,30 @@ def test_the_rejects_of_a_csv_export_carry_the_row_text(tmp_path: Path) -> None:
     assert summary["events"] == 1 and summary["exit_status"] == 0
     got = {r["line"]: r["text"] for r in map(orjson.loads, rejects.read_bytes().splitlines())}
     assert got == {3: ",2024-03-01 10:05:00", 4: "A3,garbage"}
+
+
+def test_convert_reports_data_quality_and_strict_rejects(tmp_path: Path) -> None:
+    from callwatch.commands.convert import convert
+
+    csv = tmp_path / "calls.csv"
+    csv.write_text(
+        "IncidentNo,Received,Dispatched,Unit\n"
+        "A1,2024-03-01 10:00:00,2024-03-01 10:03:00,U1\n"
+        "A2,2024-03-01 11:00:00,2024-03-01 10:55:00,U2\n"  # dispatched before received
+        "A3,2024-03-01 12:00:00,2024-03-01 12:04:00,U3\n"
+    )
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "version: 1\nsource: t\ntimezone: UTC\ndatetime_formats: ['%Y-%m-%d %H:%M:%S']\n"
+        "call_id: IncidentNo\nfields:\n  unit: Unit\nevents:\n"
+        "  - {type: call.received, at: Received}\n  - {type: unit.dispatched, at: Dispatched}\n"
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert convert(csv, mapping, out, err, received_at=RECEIVED) == 0
+    assert re.search(r"unit_before_receipt\s+1\s+33.33%\s+lines 3\n", err.getvalue())
+    assert len(out.getvalue().splitlines()) == 6
+    out, err = io.StringIO(), io.StringIO()
+    assert convert(csv, mapping, out, err, received_at=RECEIVED, strict=True) == 0
+    assert re.search(r"strict_unit_before_receipt\s+1", err.getvalue())
+    assert len(out.getvalue().splitlines()) == 4
+    assert "counts add up (ok): 3 read = 2 converted + 0 duplicate + 1 rejected" in err.getvalue()

@@ -19,8 +19,21 @@ from typing import Annotated, TextIO
 
 import typer
 
-from streams.adapters import Collector, InputError, MappingError, Rejection, Tally, open_input
+from callwatch.progress import estimated_records, progress
+from schemas.events import event_type
+from streams.adapters import (
+    Collector,
+    Converted,
+    InputError,
+    MappingError,
+    Rejection,
+    Tally,
+    open_input,
+)
+from streams.audit_input import report_anomalies
 from streams.codec import encode
+from streams.engine.facts import to_millis
+from streams.quality import QualityReport, check_record
 
 LOOKUP_DIR_ENV = "CALLWATCH_LOOKUP_DIR"
 
@@ -33,6 +46,8 @@ def convert(
     *,
     lookup_dir: Path | None = None,
     received_at: datetime | None = None,
+    strict: bool = False,
+    quiet: bool = False,
 ) -> int:
     """Convert ``input``; ``mapping`` is a mapping file or a shipped mapping's short name."""
     out = out if out is not None else sys.stdout
@@ -43,6 +58,8 @@ def convert(
     received_at = received_at or datetime.now(UTC)
     collector = Collector()
     first_rejection: dict[str, Rejection] = {}
+    quality = QualityReport()
+    now_ms = to_millis(received_at)
     try:
         opened = open_input(
             input,
@@ -50,12 +67,21 @@ def convert(
             received_at=received_at,
             lookup_dirs=[lookup_dir] if lookup_dir else [],
         )
-        for outcome in opened.outcomes:
-            if isinstance(outcome, Rejection):
-                first_rejection.setdefault(outcome.reason, outcome)
-            for event in collector.accept(outcome):
-                out.write(encode(event).decode("utf-8"))
-                out.write("\n")
+        whole_call = opened.format != "jsonl"  # a JSON line is one event, not a call
+        with progress("converting", estimated_records(input), quiet=quiet, stream=err) as advance:
+            for ordinal, outcome in enumerate(opened.outcomes, 1):
+                advance(1)
+                if isinstance(outcome, Rejection):
+                    first_rejection.setdefault(outcome.reason, outcome)
+                elif isinstance(outcome, Converted):
+                    kind = _quality(outcome, ordinal, quality, now_ms, whole_call)
+                    if strict and kind is not None:  # --strict: the record is rejected
+                        collector.tally.records_read += outcome.records
+                        collector.tally.rejected[f"strict_{kind}"] += outcome.records
+                        continue
+                for event in collector.accept(outcome):
+                    out.write(encode(event).decode("utf-8"))
+                    out.write("\n")
         out.flush()
         stopped = ""
     except (InputError, MappingError) as exc:
@@ -70,11 +96,37 @@ def convert(
     how = opened.format + (f", mapping {opened.mapping_name}" if opened.mapping_name else "")
     err.write(f"converted {input} ({how}{stopped})\n")
     err.write(summary(collector.tally, first_rejection, record_word=_RECORD_WORD[opened.format]))
+    err.write(quality_summary(quality, collector.tally.records_read, str(input)))
     tally = collector.tally
     return 1 if tally.records_read and not tally.records_converted else 0
 
 
 _RECORD_WORD = {"csv": "rows", "jsonl": "lines", "eido": "documents"}
+
+
+def _quality(
+    outcome: Converted, ordinal: int, quality: QualityReport, now_ms: int, whole_call: bool
+) -> str | None:
+    """Count the record's anomalies (the adapter's and its events'); the first kind."""
+    place = (0, outcome.line or ordinal)
+    first = report_anomalies(outcome, 0, place, quality)
+    events = [(to_millis(e.occurred_at), e.call_id, event_type(e)) for e in outcome.events]
+    found = check_record(quality, place, events, received_at_ms=now_ms, whole_call=whole_call)
+    return first or found
+
+
+def quality_summary(quality: QualityReport, records: int, name: str) -> str:
+    """The data-quality report, one line per anomaly (and column): count, share, lines."""
+    entries = quality.entries()
+    if not entries:
+        return "  data quality: no anomalies found\n"
+    lines = ["  data quality (anomaly, count, share of records, first lines):"]
+    for kind, column, tally in entries:
+        label = f"{kind}:{column}" if column else kind
+        share = tally.count / records if records else 0.0
+        where = ", ".join(str(line) for _source, line in tally.places)
+        lines.append(f"    {label:<32}{tally.count:>10}  {share:>7.2%}  lines {where}")
+    return "\n".join(lines) + "\n"
 
 
 def summary(
@@ -138,6 +190,11 @@ def convert_command(
             file_okay=False,
         ),
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Reject records with a data-quality anomaly."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Convert a CAD export or EIDO documents to canonical events (JSON lines on stdout)."""
-    raise typer.Exit(convert(input, mapping, lookup_dir=lookup_dir))
+    raise typer.Exit(convert(input, mapping, lookup_dir=lookup_dir, strict=strict, quiet=quiet))
