@@ -281,17 +281,23 @@ def dashboards_import_command(
     ca_certs: Path | None = typer.Option(
         None, "--ca-certs", envvar="CALLWATCH_KIBANA_CA_CERTS", help="CA bundle for https"
     ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Import the callwatch dashboards, data views and saved searches into Kibana."""
+    from callwatch.progress import progress
+
     try:
-        result = import_dashboards(
-            kibana_url,
-            file,
-            prefix,
-            Auth(api_key=api_key, username=username, password=password),
-            space=space,
-            verify=_tls(ca_certs),
-        )
+        # one request: the bar shows that it runs and for how long
+        with progress("importing", None, unit="requests", quiet=quiet) as advance:
+            result = import_dashboards(
+                kibana_url,
+                file,
+                prefix,
+                Auth(api_key=api_key, username=username, password=password),
+                space=space,
+                verify=_tls(ca_certs),
+            )
+            advance(1)
     except DashboardImportError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None

@@ -120,6 +120,7 @@ def classify_command(
             help="Score a labelled corpus (flat records with label) instead of reading stdin.",
         ),
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Classify call originators read as JSON lines on stdin; one JSON line out per record."""
     try:
@@ -129,9 +130,14 @@ def classify_command(
         raise typer.Exit(2) from exc
     if evaluate is None:
         raise typer.Exit(classify_lines(sys.stdin, sys.stdout, loaded, sys.stderr))
+    from callwatch.progress import counted, progress
+
     try:
-        with evaluate.open(encoding="utf-8") as f:
-            result = evaluate_corpus(f, loaded, name=str(evaluate), time_it=True)
+        with (
+            evaluate.open(encoding="utf-8") as f,
+            progress("classifying", evaluate.stat().st_size, unit="bytes", quiet=quiet) as advance,
+        ):
+            result = evaluate_corpus(counted(f, advance), loaded, name=str(evaluate), time_it=True)
     except OSError as exc:
         typer.secho(f"error: {evaluate}: {exc.strerror or exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
