@@ -437,3 +437,26 @@ def test_convert_reports_data_quality_and_strict_rejects(tmp_path: Path) -> None
     assert re.search(r"strict_unit_before_receipt\s+1", err.getvalue())
     assert len(out.getvalue().splitlines()) == 4
     assert "counts add up (ok): 3 read = 2 converted + 0 duplicate + 1 rejected" in err.getvalue()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_strict_gives_the_same_audit_in_any_order(tmp_path: Path, jobs: int) -> None:
+    sim = simulate(SimulationConfig(start=START, seed=11, hours=4, agency_calls=6))
+    lines = list(event_lines(sim.events))
+    # anomalies planted in a few calls: a unit before receipt, an event from the future
+    lines.append(
+        event("unit.on_scene", sim.events[0].call_id, "2017-04-10T05:00:00Z", 90, unit="Z")
+    )
+    lines.append(event("call.updated", sim.events[5].call_id, "2030-01-01T00:00:00Z", 91))
+    ordered = write(tmp_path / "ordered.jsonl", lines)
+    shuffled = lines[:]
+    random.Random(2).shuffle(shuffled)
+    permuted = write(tmp_path / "permuted.jsonl", shuffled)
+    expected, base = check(ordered, tmp_path, strict=True)
+    found, summary = check(permuted, tmp_path, strict=True, jobs=jobs, run_records=300)
+    assert found == expected
+    same_audit(summary, base)
+    assert summary["records_rejected"] == {
+        "strict_time_in_future": 1,
+        "strict_unit_before_receipt": 1,
+    }
