@@ -460,3 +460,20 @@ def test_strict_gives_the_same_audit_in_any_order(tmp_path: Path, jobs: int) -> 
         "strict_time_in_future": 1,
         "strict_unit_before_receipt": 1,
     }
+
+
+def test_adapter_anomalies_reach_the_report_and_strict_rejects_their_rows(tmp_path: Path) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "mapping_v2"
+    csv, mapping = fixtures / "midnight_units.csv", str(fixtures / "midnight_units.yaml")
+    _, summary = check(csv, tmp_path, mapping=mapping)
+    found = {(e["kind"], e["column"]): (e["count"], e["first"]) for e in summary["data_quality"]}
+    assert found[("midnight_rollover", "ArrTime")] == (1, [f"{csv}:2"])
+    assert found[("unknown_enum", "officer_rank")] == (1, [f"{csv}:3"])
+    assert found[("unparsed_time", "OnScene")] == (1, [f"{csv}:3"])
+    assert summary["records_converted"] == 3 and summary["exit_status"] == 0
+    _, strict = check(csv, tmp_path, mapping=mapping, strict=True, max_rejected_share=1.0)
+    assert strict["records_rejected"] == {
+        "strict_midnight_rollover": 1,
+        "strict_unparsed_time": 1,  # row 3: its first anomaly names the reason
+    }
+    assert strict["records_converted"] == 1 and strict["counts_add_up"]
