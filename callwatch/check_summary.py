@@ -14,7 +14,10 @@ from rich.table import Table
 IDS_SHOWN: Final = 20
 
 
-def render_summary(summary: dict[str, Any], stream: TextIO) -> None:
+def render_summary(
+    summary: dict[str, Any], stream: TextIO, findings: dict[str, list[str]] | None = None
+) -> None:
+    """``findings``: each call's findings as "rule: status", for the table of calls."""
     console = Console(file=stream, width=None if stream.isatty() else 110, highlight=False)
     counts = Table(title="callwatch check", show_header=False, title_justify="left")
     counts.add_column("what")
@@ -41,24 +44,27 @@ def render_summary(summary: dict[str, Any], stream: TextIO) -> None:
         f"{summary['records_converted']:,} converted + {summary['duplicate_records']:,} "
         f"duplicate + {summary['rejected_total']:,} rejected"
     )
-    _ids(console, "immigration-agency calls", summary["flagged_calls"])
-    _ids(console, "review-queue calls", summary["review_queue_calls"])
+    _calls(console, "immigration-agency calls", summary["flagged_calls"], findings or {})
+    _calls(console, "review-queue calls", summary["review_queue_calls"], findings or {})
     _quality(console, summary["data_quality"])
     if summary["exit_status"] != 0:
         console.print(f"[bold red]error:[/] {summary['exit_reason']}")
 
 
-def _ids(console: Console, title: str, ids: list[str]) -> None:
+def _calls(console: Console, title: str, ids: list[str], findings: dict[str, list[str]]) -> None:
     if not ids:
         console.print(f"{title}: none")
         return
     shown = ids[:IDS_SHOWN]
     rest = len(ids) - len(shown)
-    console.print(
-        f"{title} ({len(ids):,}): "
-        + ", ".join(shown)
-        + (f", … and {rest:,} more (--json lists every id)" if rest else "")
-    )
+    table = Table(title=f"{title} ({len(ids):,})", title_justify="left")
+    table.add_column("call id", no_wrap=True)
+    table.add_column("findings (rule: status)", overflow="fold")
+    for call_id in shown:
+        table.add_row(call_id, ", ".join(findings.get(call_id, [])) or "none")
+    if rest:
+        table.add_row(f"… and {rest:,} more", "--json lists every id")
+    console.print(table)
 
 
 def _quality(console: Console, entries: list[dict[str, Any]]) -> None:

@@ -137,7 +137,7 @@ def run_check(
                 progress=advance,
             )
     rejects.close()
-    findings = _write_findings(results, opts.include_retracted, out)
+    findings, by_call = _write_findings(results, opts.include_retracted, out)
     for result in results:
         quality.merge(result.quality)
     summary = _summary(sources, counts.records_read, counts, results, quality, findings)
@@ -146,7 +146,7 @@ def run_check(
     if opts.as_json:
         err.write(orjson.dumps(summary).decode() + "\n")
     else:
-        render_summary(summary, err)
+        render_summary(summary, err, by_call)
     return summary
 
 
@@ -172,18 +172,22 @@ def _sources(paths: list[Path], opts: CheckOptions, received_at: datetime) -> li
 
 def _write_findings(
     results: list[PartResult], include_retracted: bool, out: TextIO
-) -> Counter[str]:
+) -> tuple[Counter[str], dict[str, list[str]]]:
+    """Write the findings in id order; their count by status, and "rule: status" by call."""
     merged: dict[str, tuple[str, bytes]] = {}
     for result in results:
         merged.update(result.findings)
     by_status: Counter[str] = Counter()
+    by_call: dict[str, list[str]] = {}
     for key in sorted(merged):
         status, record = merged[key]
         by_status[status] += 1
         if status == "retracted" and not include_retracted:
             continue
+        call_id, _, rule = key.rpartition("/")
+        by_call.setdefault(call_id, []).append(f"{rule}: {status}")
         out.write(record.decode() + "\n")
-    return by_status
+    return by_status, by_call
 
 
 def _summary(
