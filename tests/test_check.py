@@ -479,3 +479,15 @@ def test_adapter_anomalies_reach_the_report_and_strict_rejects_their_rows(tmp_pa
         "strict_unparsed_time": 1,  # row 3: its first anomaly names the reason
     }
     assert strict["records_converted"] == 1 and strict["counts_add_up"]
+
+
+def test_finding_records_spilled_to_disk_give_the_same_output(
+    day, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streams.engine.audit as audit
+
+    path = write(tmp_path / "in.jsonl", day[0])
+    in_memory, _ = check(path, tmp_path)
+    monkeypatch.setattr(audit, "FINDING_RUN_RECORDS", 3)  # a run every 3 finding changes
+    spilled, summary = check(path, tmp_path, jobs=2)
+    assert spilled == in_memory and len(spilled) == summary["findings"] > 3

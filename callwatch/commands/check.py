@@ -36,7 +36,7 @@ from callwatch.check_summary import render_summary
 from callwatch.progress import estimated_records, progress
 from streams.adapters import InputError, open_input
 from streams.audit_input import RejectedRecord, Source, binary_reason, read_inputs
-from streams.engine.audit import AuditOptions, PartResult
+from streams.engine.audit import AuditOptions, PartResult, final_findings
 from streams.engine.facts import to_millis
 from streams.engine.policy import Policy
 from streams.engine.sorted_input import RUN_RECORDS, EventSorter
@@ -120,6 +120,7 @@ def run_check(
             max_gap_ms=int(opts.max_gap_hours * 3_600_000),
             jsonl_sources=frozenset(i for i, s in enumerate(sources) if s.outcomes is None),
             records_at=counts.records_at,
+            spill_dir=Path(spill),
         )
         sorter.seal()
         passes = 2 if opts.strict else 1  # --strict reads the sorted records twice
@@ -136,8 +137,9 @@ def run_check(
                 on_reject=rejects.add,
                 progress=advance,
             )
+        # the finding records may be spilled runs in the folder: write them before it goes
+        findings, by_call = _write_findings(results, opts.include_retracted, out)
     rejects.close()
-    findings, by_call = _write_findings(results, opts.include_retracted, out)
     for result in results:
         quality.merge(result.quality)
     summary = _summary(sources, counts.records_read, counts, results, quality, findings)
@@ -174,13 +176,9 @@ def _write_findings(
     results: list[PartResult], include_retracted: bool, out: TextIO
 ) -> tuple[Counter[str], dict[str, list[str]]]:
     """Write the findings in id order; their count by status, and "rule: status" by call."""
-    merged: dict[str, tuple[str, bytes]] = {}
-    for result in results:
-        merged.update(result.findings)
     by_status: Counter[str] = Counter()
     by_call: dict[str, list[str]] = {}
-    for key in sorted(merged):
-        status, record = merged[key]
+    for key, status, record in final_findings(results):
         by_status[status] += 1
         if status == "retracted" and not include_retracted:
             continue

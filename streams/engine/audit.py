@@ -17,9 +17,12 @@ that all processes agree on the clock without knowing each other's rejections.
 
 from __future__ import annotations
 
+import heapq
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 import orjson
@@ -30,12 +33,17 @@ from streams.codec import DEFAULT_MAX_BYTES, Rejected, decode
 from streams.engine.clock import EventClock
 from streams.engine.offline import OfflineRun
 from streams.engine.policy import Policy
-from streams.engine.records import finding_record
-from streams.engine.sorted_input import Record
+from streams.engine.records import finding_id, finding_record
+from streams.engine.sorted_input import EventSorter, Record
 from streams.engine.state import Engine
 from streams.quality import FUTURE_TOLERANCE_MS, CallChecks, Place, QualityReport
 
 Records = Callable[[], Iterable[Record]]  # the sorted records, readable more than once
+
+# Finding changes buffered before they are spilled: a long history's findings (tens of
+# thousands, a few kB each) would otherwise be most of the memory.
+FINDING_RUN_RECORDS: Final = 4096
+FINDING_RUN_BYTES: Final = 8 * 2**20
 
 # Same as the live clock: an event stamped further than this past the time the data
 # was received is kept but does not move time (one typo'd year must not make every
@@ -52,12 +60,15 @@ class AuditOptions:
     jsonl_sources: frozenset[int] = frozenset()  # sources whose records are JSON lines
     records_at: dict[Place, int] = field(default_factory=dict)  # see InputCounts
     max_bytes: int = DEFAULT_MAX_BYTES
+    # where each part spills its finding records (None: they are kept in memory)
+    spill_dir: Path | None = None
 
 
 @dataclass(slots=True)
 class PartResult:
-    # finding id -> (status, the finding record as JSON)
-    findings: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    # every change of every finding, as (0, finding id, sequence, record JSON, part, 0):
+    # sorted on disk, so memory does not grow with the number of findings (``final_findings``)
+    findings: EventSorter
     calls_seen: int = 0
     flagged_ids: dict[str, list[str]] = field(default_factory=dict)
     events_applied: int = 0  # events the engine took (duplicates and late ones excluded)
@@ -81,7 +92,7 @@ def audit_part(
     progress: Callable[[int], None] | None = None,
 ) -> PartResult:
     """One part's audit; ``progress`` is told every few thousand records read."""
-    result = PartResult()
+    result = PartResult(_finding_sorter(options, part))
     tick = progress or _no_progress
     reject = on_reject or (lambda _r: None)
     flagged: dict[Place, str] | None = None
@@ -105,28 +116,62 @@ def audit_part(
             result.quality, received_at_ms=options.received_at_ms, max_gap_ms=options.max_gap_ms
         )
     run = OfflineRun(engine, EventClock())
-    findings = result.findings
+    add, seq = result.findings.add, 0
     items = _events(records(), options, part, parts, result, checks, flagged, reject, tick)
     for change in run.feed_timed(items):
-        findings[f"{change.call_id}/{change.rule.id}"] = (
-            change.finding.status,
-            orjson.dumps(finding_record(change, policy)),
+        seq += 1
+        add(
+            (
+                0,
+                finding_id(change.call_id, change.rule.id),
+                f"{seq:012d}",
+                orjson.dumps(finding_record(change, policy)),
+                part,
+                0,
+            )
         )
     if checks is not None:
         checks.finish()
     result.watermark = run.clock.watermark
     end = options.as_of_ms if options.as_of_ms is not None else result.watermark
     for change in run.finish(as_of=end):
-        findings[f"{change.call_id}/{change.rule.id}"] = (
-            change.finding.status,
-            orjson.dumps(finding_record(change, policy)),
+        seq += 1
+        add(
+            (
+                0,
+                finding_id(change.call_id, change.rule.id),
+                f"{seq:012d}",
+                orjson.dumps(finding_record(change, policy)),
+                part,
+                0,
+            )
         )
+    result.findings.seal()
     result.calls_seen = run.calls_seen
     result.flagged_ids = run.flagged_ids
     result.duplicate_events += run.duplicates
     result.late_events = run.late
     result.events_applied -= run.duplicates + run.late
     return result
+
+
+def final_findings(parts: Iterable[PartResult]) -> Iterator[tuple[str, str, bytes]]:
+    """(finding id, status, record) of each finding's last change, in finding-id order."""
+    current: tuple[str, bytes] | None = None
+    for _zero, fid, _seq, record, _part, _ in heapq.merge(*(p.findings.sorted() for p in parts)):
+        if current is not None and current[0] != fid:
+            yield current[0], orjson.loads(current[1])["status"], current[1]
+        current = (fid, record)
+    if current is not None:
+        yield current[0], orjson.loads(current[1])["status"], current[1]
+
+
+def _finding_sorter(options: AuditOptions, part: int) -> EventSorter:
+    if options.spill_dir is None:  # never spills
+        return EventSorter(Path("."), run_records=sys.maxsize, run_bytes=sys.maxsize)
+    folder = options.spill_dir / f"findings-{part}"
+    folder.mkdir(exist_ok=True)
+    return EventSorter(folder, run_records=FINDING_RUN_RECORDS, run_bytes=FINDING_RUN_BYTES)
 
 
 def _no_sink(_record: RejectedRecord) -> None:
