@@ -156,7 +156,13 @@ def _read_jsonl(
         counts.records_read += 1
         try:
             key = decode_key(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError):
+        except (
+            msgspec.DecodeError,
+            msgspec.ValidationError,
+            UnicodeDecodeError,
+            ValueError,
+            RecursionError,  # msgspec raises these on hostile input, as streams.codec knows
+        ):
             event = decode(raw, max_bytes)  # only on failure: the precise reason
             if isinstance(event, Rejected):
                 _reject(
