@@ -63,7 +63,8 @@ def shuffled(path: Path, seed: int, report: Report) -> Path:
 
 
 def longer(path: Path, scale: int, hours: float, report: Report) -> Path:
-    """``scale`` copies of the history one after another, each shifted by its length."""
+    """``scale`` copies of the history one after another, each shifted by its length,
+    ending with the original."""
     out = path.with_name(path.stem + f"-x{scale}.jsonl")
     done = out.with_suffix(".done")
     if done.exists():
@@ -72,7 +73,10 @@ def longer(path: Path, scale: int, hours: float, report: Report) -> Path:
     span = timedelta(hours=hours + 24)
     with out.open("wb") as sink:
         for copy in range(scale):
-            shift = span * copy
+            # earlier copies first, the last one the original: shifted later, copies would
+            # pass the day the check runs, and `check` rightly keeps future events from
+            # moving its clock (no deadline fires, nothing is evicted)
+            shift = span * (copy - (scale - 1))
             with path.open("rb") as source:
                 for line in source:
                     event = orjson.loads(line)
