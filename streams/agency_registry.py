@@ -337,6 +337,9 @@ def _plain(token: str) -> str:
     return token.replace(".", "") if "." in token else token
 
 
+_LED: Final = re.compile(r"LED(?![A-Z0-9])")
+
+
 def _glued(upper: str, start: int, end: int) -> bool:
     if start >= 2 and upper[start - 1] in "@.-'’" and upper[start - 2].isalnum():
         return True
@@ -345,7 +348,8 @@ def _glued(upper: str, start: int, end: int) -> bool:
         if after == "@":
             return True
         if after in ".-" and end + 1 < len(upper) and upper[end + 1].isalnum():
-            return True
+            # "HSI-LED TASK FORCE" names HSI: the group it leads
+            return not (after == "-" and _LED.match(upper, end + 1) is not None)
     return False
 
 

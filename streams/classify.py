@@ -177,7 +177,11 @@ def classify_originator(signals: OriginatorSignals, registry: AgencyRegistry) ->
         hit = registry.by_email(signals.email)
         if hit is not None:
             # the domain, not the address: it is what matched, and no personal data
-            tally.listed("email_domain", email_domain(signals.email) or "", hit, W_EMAIL)
+            weight = W_EMAIL
+            private = _private_matter(signals.narrative)
+            if private is not None and hit.agency.kind == "immigration":
+                weight = W_DISPUTED  # an employee's own business, maybe: a person decides
+            tally.listed("email_domain", email_domain(signals.email) or "", hit, weight)
     if signals.caller_agency:
         _read_stated_agency(signals.caller_agency, signals.narrative, registry, tally)
     if signals.caller_name:
@@ -205,6 +209,15 @@ def _private(field: str, narrative: str | None) -> str | None:
     return None if off is None else off.group()
 
 
+def _private_matter(narrative: str | None) -> str | None:
+    """What in the narrative reads as an employee's private business: "INSURANCE",
+    "LOUD MUSIC". The agency a field names may then not be the one calling."""
+    if not narrative:
+        return None
+    m = cues.PRIVATE_MATTER.search(fold(narrative.upper()))
+    return None if m is None else m.group()
+
+
 def _read_stated_agency(
     text: str, narrative: str | None, registry: AgencyRegistry, tally: _Tally
 ) -> None:
@@ -221,6 +234,11 @@ def _read_stated_agency(
         if private is not None:
             why = f"an employee calling for themselves ({private})"
             tally.discounted("stated_agency", mention, upper, 0, len(upper), why)
+            continue
+        matter = _private_matter(narrative) if mention.term.agency.kind == "immigration" else None
+        if matter is not None:
+            why = f"the caller's stated agency, on what may be a private matter ({matter}):"
+            tally.mentioned("stated_agency", mention, upper, W_DISPUTED, why)
             continue
         tally.mentioned("stated_agency", mention, upper, W_STATED, "the caller's stated agency")
 
@@ -343,7 +361,12 @@ def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: 
             if not _false_friend(upper, m, registry, tally, signal)
         ]
         grouped = len(found) > 1 and cues.may_list_agencies(upper)
+        lead = _other_lead(upper, found) if len(found) > 1 else None
         for mention in found:
+            if lead is not None and mention.term.agency.kind != "other":
+                why = f"a member of a group {lead.term.agency.id} leads"
+                tally.discounted(signal, mention, upper, mention.start, mention.end, why)
+                continue
             if grouped and _member(upper, mention, found):
                 if mention.term.agency.kind != "other":
                     tally.members.append((signal, mention, upper))
@@ -353,6 +376,17 @@ def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: 
     if agent_word and unnamed is not None:
         for start, end in cues.generic_agents(upper):
             _judge_generic_agent(upper, start, end, breaks, unnamed, tally, signal)
+
+
+def _other_lead(upper: str, found: list[Mention]) -> Mention | None:
+    """Another agency written as the lead: "DEA IS LEAD AGENCY", "FBI-LED JTTF"."""
+    for m in found:
+        if m.term.agency.kind == "other" and (
+            cues.LEADS_AFTER.match(upper, m.end)
+            or cues.LED_BY_BEFORE.search(upper, max(0, m.start - 30), m.start)
+        ):
+            return m
+    return None
 
 
 def _member(upper: str, mention: Mention, found: list[Mention]) -> bool:
@@ -419,6 +453,9 @@ def _judge_mention(
         if doubt is not None:
             tally.discounted(signal, mention, upper, lo, hi, f"civilian context ({doubt.group()})")
             return
+    if after is None and before is not None and cues.DONE_TO_CALLERS_OWN.match(upper, end):
+        tally.discounted(signal, mention, upper, lo, hi, "what it did to the caller's own")
+        return
     if after is not None or before is not None:
         _identity(upper, mention, lo, hi, tally, signal, W_IDENTITY, "the caller is")
         return
@@ -478,7 +515,7 @@ def _identity(
             signal, mention, upper, lo, hi, f"an employee calling for themselves ({off.group()})"
         )
         return
-    doubt = claimed or cues.OWN_LIFE.search(upper, lo, hi)
+    doubt = claimed or cues.own_life(upper, lo, hi) or cues.PRIVATE_MATTER.search(upper)
     if doubt is not None:
         tally.doubted = True
         tally.mentioned(

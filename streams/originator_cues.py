@@ -120,7 +120,17 @@ IDENTITY_BEFORE: Final = re.compile(
     r"(?:'S|'RE|'M|IS|ARE|AM|WAS|WERE)\s+(?:AN?\s+|THE\s+)?"
     r"(?:(?:(?:SPECIAL|FEDERAL|FED)\s+)?(?:AGENTS?|AGTS?|OFFICERS?|OFCS?|INVESTIGATORS?"
     r"|EMPLOYEES?|SUPERVISORS?)\s+)?(?:(?:WITH|FROM|W/|OF|FOR)\s+)?"
-    r"|(?<![A-Z0-9])WE(?:'RE|\s+ARE)\s+(?:WITH|FROM)\s+|"
+    # "THEN SAID 'WE'RE ICE BY THE WAY'", "THEY'RE IMMIGRATION OFFICERS"
+    r"|(?<![A-Z0-9])(?:WE|THEY)(?:'RE|\s+ARE)\s+(?:ALL\s+)?(?:WITH\s+|FROM\s+|AN?\s+)?|"
+    # "CALLER IS THE FIELD OFFICE DIRECTOR AT", "** AGENT IS WITH **"
+    r"(?<![A-Z0-9])(?:CALLER|RP|HE|SHE)\s+(?:IS|WAS)\s+(?:AN?\s+|THE\s+)?(?:[A-Z]+\s+){0,3}?"
+    r"(?:DIRECTOR|MANAGER|CHIEF|SUPERVISOR|SUPV|OFFICER|AGENT|ANALYST|ADJUDICATOR|INSPECTOR"
+    r"|SPECIALIST)S?\s+(?:WITH|FROM|W/|OF|FOR|AT)\s+|"
+    r"(?<![A-Z0-9])(?:AGENTS?|AGTS?|OFFICERS?|OFCS?|SA)\s+(?:IS|ARE|WAS|WERE)\s+(?:WITH|FROM|W/|FOR)\s+|"
+    # a form the call-taker fills in: "ORIG: ICE/ERO | REQ: BACKUP", "CALLER: SA TRAN, HSI"
+    rf"(?<![A-Z0-9])(?:ORIG(?:INATOR)?|CALLER|RP|CALLING\s+(?:PARTY|AGENCY)"
+    rf"|REQ(?:UESTING)?\s+(?:AGENCY|PARTY)|AGENCY)\s*:\s*"
+    rf"(?:(?:{TITLE}\.?\s+)?(?:{_NAME_WORD}\s*){{1,2}}?[,/\-]\s*)?|"
     # "CALLER STATES SHE IS WITH", "RP IS AN AGENT WITH THE", "CALLER IS", "IDENTIFIED AS"
     rf"(?<![A-Z0-9]){_SPEAKER}\s+(?:{_SAYS}\s+(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+)?)?"
     r"(?:IS|ARE|AM|WAS|AS)\s+(?:AN?\s+|THE\s+)?"
@@ -174,6 +184,8 @@ OBJECT_OF: Final = re.compile(
     r"|(?:REPORT\w*|TURN\w*(?:\s+\w+)?\s+IN|SNITCH\w*|REFER\w*)(?:\s+[A-Z'/]+){0,3}?\s+TO"
     # Spanish: "REPORTAR A SU VECINO A", "LLAMAR A", "MIEDO DE", "DETENIDO POR"
     r"|(?:REPORTAR\w*|DENUNCIAR\w*|ACUSAR\w*)(?:\s+[A-Z]+){0,3}?\s+(?:A|CON)"
+    # where something is, not who calls: "FEDERAL BUILDING THAT HOUSES THE USCIS OFFICE"
+    r"|HOUSES|HOUSING|NEXT\s+TO|ACROSS\s+(?:THE\s+STREET\s+)?FROM|IN\s+FRONT\s+OF|BEHIND"
     r"|(?:LLAMAR|LLAMO|LLAMARA|LLAME)\s+A|MIEDO\s+(?:DE|A)|TEME\w*\s+(?:A|DE)|HUYENDO\s+DE"
     r"|(?:DETENID|ARRESTAD|LLEVAD|DEPORTAD)[OA]S?\s+POR|SE\s+(?:LO|LA|LOS)\s+LLEVO"
     r"|POLICY\s+(?:ON|ABOUT|REGARDING|FOR)|QUESTIONS?\s+(?:ON|ABOUT|REGARDING)"
@@ -284,11 +296,42 @@ _ANY_DOUBT: Final = re.compile(f"{IMPERSONATION.pattern}|{UNCHECKED.pattern}")
 
 def doubts_in(upper: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
     """What a whole text says against an identity in it: (a fake, a doubt). Every
-    FAKE wording is a doubt too, so a fake can only start at or after the first doubt."""
-    doubt = _ANY_DOUBT.search(upper)
+    FAKE wording is a doubt too, so a fake can only start at or after the first doubt.
+    Doubt about the person an agent calls about is no doubt about the agent: "SUBJ
+    GAVE FALSE NAME AND CLAIMS TO BE A US CITIZEN" leaves the caller as they were."""
+    doubt = next(
+        (m for m in _ANY_DOUBT.finditer(upper) if not of_the_subject(upper, m.start())), None
+    )
     if doubt is None:
         return None, None
-    return FAKE.search(upper, doubt.start()), doubt
+    fake = next(
+        (m for m in FAKE.finditer(upper, doubt.start()) if not of_the_subject(upper, m.start())),
+        None,
+    )
+    return fake, doubt
+
+
+# The person an agency calls about, then words with no other actor in them, up to the
+# cue: what follows is said of that person ("THE TARGET OF THEIR CASE ... TO HIS HOUSE").
+_SUBJECT_THEN: Final = re.compile(
+    r"(?<![A-Z0-9])(?:SUBJ|SUBJECT|SUSP|SUSPECT|APPLICANT|DETAINEE|TARGET|PRISONER|PETITIONER|BENEFICIARY"
+    r"|DEFENDANT|FUGITIVE|DRIVER|PASSENGER|OCCUPANT)S?(?![A-Z0-9])"
+    r"(?:(?!(?<![A-Z0-9])(?:CALLER|RP|AGENTS?|AGTS?|OFFICERS?|ICE|HSI|CBP|USCIS|ERO|I|WE|MY)"
+    r"(?![A-Z0-9]))[^;!?\n|.,])*$"
+)
+
+
+def of_the_subject(upper: str, at: int, lo: int = 0) -> bool:
+    """Whether the cue at ``at`` is said of the subject named shortly before it."""
+    return _SUBJECT_THEN.search(upper, max(lo, at - 120), at) is not None
+
+
+def own_life(upper: str, lo: int, hi: int) -> re.Match[str] | None:
+    """An employee's own home, family or car in the clause; not the subject's."""
+    for m in OWN_LIFE.finditer(upper, lo, hi):
+        if not of_the_subject(upper, m.start(), lo):
+            return m
+    return None
 
 
 # An agency's employee calling for themselves, not for the agency: off duty, retired,
@@ -309,6 +352,33 @@ OWN_LIFE: Final = re.compile(
     # "AT HOME", not "AT HOME DEPOT": the words after it end the phrase
     r"|AT\s+HOME(?=\s*(?:[,.;:)]|$|\s+(?:AND|WHEN|WHILE|ON|IN|OFF|NOW|ALONE)\b))"
     r"|FOLLOWED\s+HOME|NEXT\s+DOOR|SU\s+CASA|MI\s+CASA)\b"
+)
+
+# An employee's private business, whatever agency a field names: "REQ REPORT # FOR MY
+# HOUSE BURGLARY ... FOR THE INSURANCE CLAIM", "NEIGHBORS HAVING A PARTY, LOUD MUSIC".
+PRIVATE_MATTER: Final = re.compile(
+    r"\b(?:INSURANCE|LOUD\s+(?:MUSIC|PARTY|NOISE|NEIGHBORS?)|NOISE\s+COMPLAINT|BARKING"
+    r"|HAVING\s+A\s+PARTY|(?:MY|HIS|HER)\s+(?:OWN\s+)?(?:HOUSE|HOME|APT|APARTMENT)\s+"
+    r"(?:WAS\s+|GOT\s+)?(?:BURGLAR\w*|BROKEN\s+INTO|BROKE\s+INTO|VANDALI\w*)"
+    r"|(?:DAUGHTER|SON|WIFE|HUSBAND|KID|CHILD)'?S\s+(?:BIKE|CAR|PHONE|BICYCLE))\b"
+)
+
+# The caller tells what agents did to the caller's own people: "AGENTS FROM
+# IMMIGRATION TOOK MY COUSIN": a civilian, whatever words came before the agency.
+DONE_TO_CALLERS_OWN: Final = re.compile(
+    r"\s*['\"]?\s*(?:TOOK|TAKE|TAKEN|DETAINED|ARRESTED|PICKED\s+UP|DEPORTED|CAME\s+FOR"
+    r"|RAIDED|GOT)\s+(?:MY|OUR|HER|HIS|THEIR)\b"
+)
+
+# Another agency leads: "DEA IS LEAD AGENCY", "THE FBI-LED JTTF", "LED BY USMS": an
+# immigration agency named beside it is a member, not the caller.
+LEADS_AFTER: Final = re.compile(
+    r"\s*-?\s*LED\b|\s+(?:IS|AS)\s+(?:THE\s+)?LEAD\b|\s+(?:IS\s+)?(?:THE\s+)?LEAD\s+AGENCY\b"
+    r"|\s+(?:IS\s+)?IN\s+CHARGE\b"
+)
+LED_BY_BEFORE: Final = re.compile(
+    r"(?:(?<![A-Z0-9])(?:LED\s+BY|LEAD(?:\s+AGENCY)?\s*(?:IS|:|-)|ON\s+BEHALF\s+OF)"
+    r"|(?<=[A-Z0-9])-LED)\s+(?:THE\s+)?$"
 )
 
 # "SHE THINKS HE IS IMMIGRATION": someone's belief about a third person, not who calls.

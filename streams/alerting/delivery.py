@@ -295,10 +295,20 @@ def due_work(call: CallAlerts, now: int) -> Iterator[Work]:
                 if delivery.next_at is not None and delivery.next_at <= now:
                     head = delivery.queue[0]
                     yield Work(
-                        call.call_id, alert.dedup_key, channel, head, alert.intents[head],
-                        delivery.tier, False, delivery.attempts + 1, delivery.failures > 0,
-                        acked_by, _cut_off(delivery, head, now), delivery.recipient,
-                        delivery.recipient_name, acked_until,
+                        call.call_id,
+                        alert.dedup_key,
+                        channel,
+                        head,
+                        alert.intents[head],
+                        delivery.tier,
+                        False,
+                        delivery.attempts + 1,
+                        delivery.failures > 0,
+                        acked_by,
+                        _cut_off(delivery, head, now),
+                        delivery.recipient,
+                        delivery.recipient_name,
+                        acked_until,
                     )
             elif (
                 alert.state == "firing"
@@ -306,10 +316,20 @@ def due_work(call: CallAlerts, now: int) -> Iterator[Work]:
                 and delivery.resend_at <= now
             ):
                 yield Work(
-                    call.call_id, alert.dedup_key, channel, alert.latest,
-                    alert.intents[alert.latest], delivery.tier, True, delivery.attempts + 1,
-                    delivery.failures > 0, acked_by, _cut_off(delivery, alert.latest, now),
-                    delivery.recipient, delivery.recipient_name, acked_until,
+                    call.call_id,
+                    alert.dedup_key,
+                    channel,
+                    alert.latest,
+                    alert.intents[alert.latest],
+                    delivery.tier,
+                    True,
+                    delivery.attempts + 1,
+                    delivery.failures > 0,
+                    acked_by,
+                    _cut_off(delivery, alert.latest, now),
+                    delivery.recipient,
+                    delivery.recipient_name,
+                    acked_until,
                 )
 
 
@@ -408,7 +428,8 @@ def succeeded(call: CallAlerts, work: Work, kind: ChannelKind, now: int) -> bool
         delivery.next_at = now if delivery.queue else None
     firing_is_current = alert.state == "firing" and work.alert_id == alert.latest
     delivery.resend_at = (
-        now + kind.resend_ms if kind.resend_ms and firing_is_current and not delivery.queue
+        now + kind.resend_ms
+        if kind.resend_ms and firing_is_current and not delivery.queue
         else None
     )
     _forget_unqueued_intents(alert)
@@ -500,7 +521,7 @@ def escalate_now(
     link_id: str | None = None,
     request_id: str = "",
 ) -> EscalateOutcome:
-    """"Escalate now" from an alert: the next tier is told at the next step of time."""
+    """ "Escalate now" from an alert: the next tier is told at the next step of time."""
     alert = call.alerts.get(dedup_key)
     if alert is None:
         return "unknown_alert"
@@ -569,7 +590,8 @@ def _drop_stale_notices(alert: Alert) -> None:
     """Reminders and re-open notices still queued say something no longer true."""
     for delivery in alert.deliveries.values():
         stale = [
-            a for a in delivery.queue
+            a
+            for a in delivery.queue
             if a != delivery.sending
             and alert.intents.get(a, {}).get("notice") in ("reminder", "reopened")
         ]
@@ -604,11 +626,7 @@ def escalate(
             _notify(alert, "reminder", {"unacknowledged_minutes": minutes}, kinds, now)
             interval = alert.renotify_ms or 0
             alert.remind_at = now + interval if interval > 0 else None
-        while (
-            alert.ack is None
-            and alert.escalate_at is not None
-            and alert.escalate_at <= now
-        ):
+        while alert.ack is None and alert.escalate_at is not None and alert.escalate_at <= now:
             tier_index = alert.tier + 1
             if tier_index >= len(route.tiers):  # the routes changed under us
                 alert.escalate_at = None
@@ -627,10 +645,17 @@ def escalate(
             if requested_by is not None and alert.escalate_at is not None:
                 # asked for early: the tier after this one keeps its own time from now
                 alert.escalate_at = max(alert.escalate_at, now + _gap(route, tier_index))
-            done.append(Escalation(
-                alert.dedup_key, tier_index, tier.after_ms, tuple(t.channel for t in added),
-                added, "requested" if requested_by else "unacknowledged", requested_by,
-            ))
+            done.append(
+                Escalation(
+                    alert.dedup_key,
+                    tier_index,
+                    tier.after_ms,
+                    tuple(t.channel for t in added),
+                    added,
+                    "requested" if requested_by else "unacknowledged",
+                    requested_by,
+                )
+            )
     return done
 
 
@@ -659,10 +684,14 @@ def _reopen(
     for target in added:  # whoever is on call now, if the shift changed meanwhile
         alert.deliveries[target.channel] = _delivery_for(target, 0, [alert.latest], now)
     minutes = (now - previous.at) / 60_000
-    _notify(alert, "reopened", {"previous_ack": _ack_fields(previous),
-                                "ack_minutes": minutes}, kinds, now)
-    return Escalation(alert.dedup_key, 0, 0, tuple(t.channel for t in added), added,
-                      "ack_timeout")
+    _notify(
+        alert,
+        "reopened",
+        {"previous_ack": _ack_fields(previous), "ack_minutes": minutes},
+        kinds,
+        now,
+    )
+    return Escalation(alert.dedup_key, 0, 0, tuple(t.channel for t in added), added, "ack_timeout")
 
 
 def delivered_on(alert: Alert, alert_id: str) -> Sequence[str]:

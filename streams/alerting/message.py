@@ -178,10 +178,7 @@ def render(
             f" Call {call_id} from {agency}: {text.headline} at {violation_at}."
             " Escalation has stopped."
         )
-        action = (
-            f"Nothing, unless {announced_by} asks you for help: do not act on this call"
-            " twice."
-        )
+        action = f"Nothing, unless {announced_by} asks you for help: do not act on this call twice."
     elif kind == "reminder":
         minutes = float(intent.get("unacknowledged_minutes") or 0)
         title = f"[{label}, STILL UNACKNOWLEDGED] Call {call_id}: {text.headline} ({clause})"

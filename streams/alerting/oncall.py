@@ -151,11 +151,13 @@ def _local(text: str, where: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ScheduleError(f"{where}: {text!r} is not a local date and time (2024-01-01T19:00)"
-                            ) from None
+        raise ScheduleError(
+            f"{where}: {text!r} is not a local date and time (2024-01-01T19:00)"
+        ) from None
     if moment.tzinfo is not None:
-        raise ScheduleError(f"{where}: give local time without an offset: the file's timezone"
-                            " applies")
+        raise ScheduleError(
+            f"{where}: give local time without an offset: the file's timezone applies"
+        )
     return moment
 
 

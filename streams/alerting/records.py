@@ -126,13 +126,13 @@ def _attempt_kind(work: Work) -> str:
 
 
 _NOTICE_KINDS: Final = {
-    "acknowledged": "announcement", "reminder": "reminder", "reopened": "reopened"
+    "acknowledged": "announcement",
+    "reminder": "reminder",
+    "reopened": "reopened",
 }
 
 
-def ack_record(
-    request: Mapping[str, Any], outcome: str, alert: Alert | None
-) -> dict[str, Any]:
+def ack_record(request: Mapping[str, Any], outcome: str, alert: Alert | None) -> dict[str, Any]:
     """An acknowledgement or an "escalate now", with what came of it."""
     intent: Mapping[str, Any] = alert.intents.get(alert.latest, {}) if alert else {}
     kind = str(request.get("kind") or ACK_KIND)

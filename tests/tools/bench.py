@@ -287,8 +287,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 (
                     f"5. offline `callwatch check`, {ck['hours']:g} h {label} (events/s; RSS)",
                     f"{run['events_per_second']:,.0f}/s; {rss:,.0f} MiB",
-                    (f">= {target:,}/s; " if target else "")
-                    + f"<= {TARGETS['check_rss_mib']} MiB",
+                    (f">= {target:,}/s; " if target else "") + f"<= {TARGETS['check_rss_mib']} MiB",
                     _met((rate_ok is None or rate_ok) and rss <= TARGETS["check_rss_mib"]),
                     f"{run['events']:,} events, {run['calls']:,} calls in {run['seconds']:.1f}s "
                     f"({run['events'] / run['cpu_seconds']:,.0f}/CPU-s); peak RSS of the "
