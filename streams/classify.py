@@ -214,7 +214,7 @@ def _private_matter(narrative: str | None) -> str | None:
     "LOUD MUSIC". The agency a field names may then not be the one calling."""
     if not narrative:
         return None
-    m = cues.PRIVATE_MATTER.search(fold(narrative.upper()))
+    m = cues.private_matter(fold(narrative.upper()))
     return None if m is None else m.group()
 
 
@@ -512,7 +512,7 @@ def _identity(
             signal, mention, upper, lo, hi, f"an employee calling for themselves ({off.group()})"
         )
         return
-    doubt = claimed or cues.own_life(upper, lo, hi) or cues.PRIVATE_MATTER.search(upper)
+    doubt = claimed or cues.own_life(upper, lo, hi) or cues.private_matter(upper)
     if doubt is not None:
         tally.doubted = True
         tally.mentioned(

@@ -363,6 +363,21 @@ PRIVATE_MATTER: Final = re.compile(
     r"|(?:DAUGHTER|SON|WIFE|HUSBAND|KID|CHILD)'?S\s+(?:BIKE|CAR|PHONE|BICYCLE))\b"
 )
 
+# On duty after all: the government's vehicle or the job is what the report is for.
+_ON_THE_JOB: Final = re.compile(
+    r"\b(?:ON[\s-]DUTY|GOV(?:T|ERNMENT)?\s+(?:VEH\w*|CAR|TRUCK|SUV|VAN)|G-?RIDE|FLEET\s+VEH\w*"
+    r"|(?:WORK|AGENCY|OFFICIAL|MARKED|UNMARKED|TRANSPORT)\s+(?:VEH\w*|CAR|TRUCK|SUV|VAN))\b"
+)
+
+
+def private_matter(upper: str) -> re.Match[str] | None:
+    """An employee's private business in ``upper``, unless it says the job is involved."""
+    m = PRIVATE_MATTER.search(upper)
+    if m is None or _ON_THE_JOB.search(upper) is not None:
+        return None
+    return m
+
+
 # The caller tells what agents did to the caller's own people: "AGENTS FROM
 # IMMIGRATION TOOK MY COUSIN": a civilian, whatever words came before the agency.
 DONE_TO_CALLERS_OWN: Final = re.compile(
@@ -389,7 +404,9 @@ BELIEF: Final = re.compile(
 
 # Someone other than the caller talks about the agency: the three searched as one,
 # since most mentions are none of them and one scan of the text costs a third.
-SOMEONE_ELSE: Final = re.compile(f"{THIRD_PARTY.pattern}|{REPORTED_BY_OTHER.pattern}|{BELIEF.pattern}")
+SOMEONE_ELSE: Final = re.compile(
+    f"{THIRD_PARTY.pattern}|{REPORTED_BY_OTHER.pattern}|{BELIEF.pattern}"
+)
 
 # Immigration work written around a caller who named only "federal agent", "DHS"
 # or "Homeland Security": it is an immigration agency calling, which one unknown.

@@ -65,6 +65,18 @@ def test_an_employees_private_business_is_never_a_flag(
     assert not d.immigration_agency, d.evidence_lines()
 
 
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "ICE AGENT REQ UNIT, HIS GOVT VEH WAS REAR-ENDED ON I-64, NEEDS A REPORT FOR INSURANCE",
+        "CBP OFFICER ON DUTY REQ REPORT #, AGENCY SUV KEYED IN THE LOT, FOR THE INSURANCE CLAIM",
+    ],
+)
+def test_insurance_for_the_governments_vehicle_is_the_agencys_business(narrative: str) -> None:
+    d = decide(narrative)
+    assert d.immigration_agency, d.evidence_lines()
+
+
 def test_the_agency_on_its_own_business_is_still_flagged_from_a_field() -> None:
     d = decide("REQ UNIT TO STAND BY WHILE THEY SERVE A WARRANT AT 12 ELM ST", caller_agency="CBP")
     assert d.immigration_agency and d.agency == "CBP", d.evidence_lines()
