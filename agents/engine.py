@@ -35,6 +35,7 @@ from agents.topics import TopicNames, deadletter_headers
 from callwatch import metrics
 from callwatch.bootstrap import Components
 from streams.codec import Rejected, decode
+from streams.engine.clock import holds_time_back
 from streams.engine.deadlines import DeadlineQueue
 from streams.engine.facts import to_millis
 from streams.engine.records import alert_intent, call_record, finding_record
@@ -165,9 +166,9 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             if tp.topic != events_name:
                 continue
             left = unread(consumer, tp)
-            if left is not None and left > 0:
+            if holds_time_back(left):
                 clock.hold(tp.partition)
-            elif left is not None and tp.partition in seeds:
+            elif tp.partition in seeds:
                 clock.observe(seeds.pop(tp.partition), tp.partition)
 
     def partition_of(key: bytes) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.engine.clock import EventClock
+from streams.engine.clock import EventClock, holds_time_back
 
 pytestmark = pytest.mark.faults
 
@@ -59,6 +59,34 @@ def test_a_partition_with_unread_events_holds_time_back_however_long_it_stalls()
     assert held.now() == held.now_for(1) == 40 * MIN
     held.observe(120 * MIN, 1)
     assert held.now() == 120 * MIN
+
+
+def test_a_partition_whose_backlog_is_not_known_yet_holds_time_back() -> None:
+    """Just taken over (or just restarted on a starved host): the partition counts for
+    the clock, but its consumer has not yet learnt its end or where it stands. Before
+    the fix this was treated as "nothing unread", the partition went quiet after the
+    idle time, and the others' time judged its calls (REPEAT=20 found it: run 2 of the
+    takeover, run 4 of the SIGTERM restart)."""
+    assert holds_time_back(None)
+    assert holds_time_back(5)
+    assert not holds_time_back(0)
+
+    def taken_over(unread: int | None) -> EventClock:
+        wall = Wall(1_000_000 * MIN)
+        clock = EventClock(lateness_ms=0, wall=wall)
+        clock.observe(100 * MIN, 0)
+        clock.observe(0, 1)  # assigned: it counts, at no time of its own yet
+        for t in (110, 120, 130, 140):  # its fetch is slow; partition 0 keeps flowing
+            wall.t += 3_000
+            clock.observe(t * MIN, 0)
+            if holds_time_back(unread):  # the engine's timer, each tick
+                clock.hold(1)
+        return clock
+
+    unknown = taken_over(None)
+    assert unknown.now_for(1) <= 100 * MIN  # partition 1's calls wait for their events
+    caught_up = taken_over(0)  # known to have nothing unread: it may go quiet
+    assert caught_up.now_for(1) == caught_up.now() == 140 * MIN
 
 
 def test_an_event_from_the_far_future_does_not_move_time() -> None:
