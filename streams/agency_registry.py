@@ -609,8 +609,11 @@ def build_registry(
     )
 
 
-# Words whose one-letter slips are real words or names, so they are never guessed.
-_NO_SLIPS: Final = frozenset({"CUSTOMS", "SERVICES", "SERVICE", "OPERATIONS", "OFFICERS"})
+# One-letter slips of names' words that are real words, so they are never guessed:
+# "CUSTOM" motorcycles, a "SERVICE" call. The word's other slips ("CUSTUMS") are.
+_REAL_WORD_SLIPS: Final = frozenset(
+    {"CUSTOM", "SERVICE", "SERVICES", "OPERATION", "OFFICER", "SECURITY", "SECURITIES", "PATROL"}
+)
 _VOWELS: Final = "AEIOU"
 
 
@@ -625,13 +628,13 @@ def _slips(terms: Iterable[Term]) -> dict[str, str]:
         for term in terms
         if term.agency.kind != "other"
         for t in term.tokens
-        if len(t) >= 7 and t.isalpha() and t not in _NO_SLIPS
+        if len(t) >= 7 and t.isalpha()
     }
     found: dict[str, str] = {}
     clash: set[str] = set()
     for word in sorted(long_words):
         for slip in _one_letter_slips(word):
-            if slip in words or slip == word:
+            if slip in words or slip == word or slip in _REAL_WORD_SLIPS:
                 continue
             if found.get(slip, word) != word:
                 clash.add(slip)

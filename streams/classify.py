@@ -384,6 +384,10 @@ def _other_lead(upper: str, found: list[Mention]) -> Mention | None:
         if m.term.agency.kind == "other" and (
             cues.LEADS_AFTER.match(upper, m.end)
             or cues.LED_BY_BEFORE.search(upper, max(0, m.start - 30), m.start)
+            or (
+                cues.ASSIGNED_TO_BEFORE.search(upper, max(0, m.start - 30), m.start)
+                and cues.GROUP_AFTER.match(upper, m.end)
+            )
         ):
             return m
     return None
@@ -426,7 +430,12 @@ def _judge_mention(
     if cues.OBJECT_OF.search(upper, near, start):
         tally.discounted(signal, mention, upper, lo, hi, "it is what the text is about")
         return
-    after = cues.identity_after(upper, end, hi) or cues.titled_name_acts(upper, start, end, hi)
+    subject = cues.SUBJECT_LEAD.fullmatch(upper, lo, start) is not None
+    after = (
+        cues.identity_after(upper, end, hi)
+        or cues.titled_name_acts(upper, start, end, hi)
+        or (cues.SUBJECT_ACTS.match(upper, end, hi) if subject else None)
+    )
     if cues.REPORTED_BY_CALLER.search(upper, near, start):
         if after is not None:
             tally.mentioned(
@@ -440,7 +449,6 @@ def _judge_mention(
         else:
             tally.discounted(signal, mention, upper, lo, hi, "the caller reports it")
         return
-    subject = cues.SUBJECT_LEAD.fullmatch(upper, lo, start) is not None
     # no way of saying who one is runs longer than this: a shorter window is a faster search
     before = cues.IDENTITY_BEFORE.search(upper, max(lo, start - 80), start)
     if after is not None and before is None and not subject:
@@ -476,6 +484,24 @@ def _judge_mention(
             else "the caller is (the clause's subject, asks)"
         )
         _identity(upper, mention, lo, hi, tally, signal, W_IDENTITY_LATER, why)
+        return
+    if (
+        cues.SUBJECT_LEAD.fullmatch(upper, 0, start) is not None
+        and cues.titled_near(upper, start, end)
+        and cues.ANY_REQUEST.search(upper, end) is not None
+        and cues.OTHER_SPEAKER.search(upper) is None
+    ):
+        # the narrative opens with it: "HSI AGENT W/ LACERATION TO L HAND ... . REQ EMS"
+        _identity(
+            upper,
+            mention,
+            lo,
+            hi,
+            tally,
+            signal,
+            W_IDENTITY_LATER,
+            "the caller is (opens the narrative, asks)",
+        )
         return
     agency = mention.term.agency
     if agency.kind == "immigration" and cues.speaks_for(upper, start, end, lo, hi):
@@ -546,6 +572,9 @@ def _false_friend(
     upper: str, mention: Mention, registry: AgencyRegistry, tally: _Tally, signal: str
 ) -> bool:
     words = registry.false_friend(upper, mention)
+    if words is None and not mention.term.distinctive:
+        firm = cues.FIRM_AFTER.match(upper, mention.end)
+        words = None if firm is None else upper[mention.start : firm.end()]
     if words is None:
         return False
     tally.ruled_out.append(
@@ -697,6 +726,15 @@ class _Tally:
             evidence.append(
                 Evidence("conflict", "", "a system names another agency as the caller: review")
             )
+        elif (
+            confidence >= POSITIVE_AT
+            and self.doubted
+            and max((e.weight for e in self.evidence), default=0.0) < POSITIVE_AT
+        ):
+            # Doubts do not add up to a certainty: an employee's email and the same
+            # employee saying where they work, both on a noise complaint, are one doubt.
+            confidence = POSITIVE_AT - 0.01
+            evidence.append(Evidence("conflict", "", "every cue has a doubt on it: review"))
         elif confidence >= POSITIVE_AT and self._number_against_text():
             confidence = POSITIVE_AT - 0.01
             evidence.append(

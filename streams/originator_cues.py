@@ -33,6 +33,8 @@ TITLE: Final = (
     r"|OFFICE|DESK|DUTY\s+(?:AGENT|OFFICER|DESK)|PERSONNEL|EMPLOYEES?|REPS?"
     r"|REPRESENTATIVES?|ANALYSTS?|FIELD\s+OFFICE|COMMAND\s+CENTER|OPS\s+CENTER"
     r"|FRONT\s+DESK|SAC(?:\s+OFFICE)?|DUTY\s+OFFICE|SECURITY"
+    # who else an office's call comes from: "USCIS ASC MGR", "OFO WATCH COMMANDER", "STAFF"
+    r"|STAFF|MGRS?|MANAGERS?|DIRECTORS?|(?:WATCH\s+)?COMMANDERS?|SPECIALISTS?|OFCRS?"
     # Spanish: "AGENTE DE ICE", "OFICIAL DE LA PATRULLA FRONTERIZA", "OFICINA DE USCIS"
     r"|AGENTES?(?:\s+ESPECIAL(?:ES)?|\s+FEDERAL(?:ES)?)?|OFICIAL(?:ES)?|OFICINA|SUPERVISORA?)"
 )
@@ -48,7 +50,7 @@ _NAME_WORD: Final = (
 _VERB: Final = (
     r"(?:REQ\w*|RQST\w*|ASK\w*|NEED\w*|WANT\w*|WOULD\s+LIKE|CALL(?:ING|ED|S)?"
     r"|ON\s+(?:THE\s+)?(?:LINE|LN|PHONE|HOLD|SCENE)|ADV\w*|STATE[SD]?|STATING|SAYS|SAID"
-    r"|REPORT(?:S|ING|ED)?|IN\s+PURSUIT|PURSUING|FOLLOWING|CHASING|TRAILING|SURVEILLING"
+    r"|REPORT(?:S|ING|ED)?|RPT(?:S|D|G|ING)|INFORM(?:S|ING)?|IN\s+PURSUIT|PURSUING|FOLLOWING|CHASING|TRAILING|SURVEILLING"
     r"|WATCHING|CONDUCTING|SERVING|EXECUTING|ATTEMPTING|TRYING|OS|ARRIVED|EN\s*ROUTE"
     r"|STAGING|STAGED|RELEASING|TRANSPORTING|LOOKING\s+FOR|HOLDING|NOTIFYING|INJURED|HURT"
     r"|(?:IS|ARE)\s+(?:REQ\w*|ASKING|CALLING|HOLDING|ON\s+(?:THE\s+)?(?:LINE|SCENE))"
@@ -69,7 +71,7 @@ _PLACE_TITLE: Final = r"(?:CENTER|CENTRE|STATION|FACILITY|BRANCH|HQ|HEADQUARTERS
 _AT_PLACE: Final = (
     r"(?:\s*@\s*|\s+(?:AT|ON|IN|NEAR)\s+)(?:THE\s+)?(?!HIS\b|HER\b|MY\b|THEIR\b|OUR\b)"
     r"(?:[A-Z0-9#'.&/\-]+\s+){1,6}?(?=(?:REQ\w*|RQST\w*|ADV\w*|ASK\w*|NEED\w*|CALLING|STATES"
-    r"|REPORT(?:S|ING)|ON\s+(?:THE\s+)?(?:LINE|LN|PHONE))\b)"
+    r"|REPORT(?:S|ING)|RPTS?|ON\s+(?:THE\s+)?(?:LINE|LN|PHONE))\b)"
 )
 
 # "ICE AGENT SMITH REQ ...", "HSI SA J DOE ON LINE 3", "ICE REQ BACKUP": right after the name;
@@ -149,6 +151,13 @@ IDENTITY_BEFORE: Final = re.compile(
     r"|(?<![A-Z0-9])(?:CALLER|RP|LLAMANTE|EL|ELLA|QUIEN\s+LLAMA)\s+(?:DICE\s+QUE\s+)?"
     r"(?:ES|SON|SOY)\s+(?:UNA?\s+)?(?:(?:AGENTE|OFICIAL)(?:\s+FEDERAL)?\s+)?(?:DE\s+(?:LA\s+)?|DEL\s+)?"
     r"|(?<![A-Z0-9])(?:LLAMAN?|HABLAN?)\s+(?:DE|DESDE)\s+(?:LA\s+)?"
+    # the subject left out, as Spanish does: "DICE QUE ES OFICIAL DE MIGRACION"
+    r"|(?:^|[.;:!?]\s*)(?:DICEN?|DIJO|DIJERON)\s+QUE\s+(?:ES|SON|ERA|ERAN)\s+(?:UNA?\s+)?"
+    r"(?:(?:AGENTES?|OFICIAL(?:ES)?)(?:\s+FEDERAL(?:ES)?)?\s+)?(?:DE\s+(?:LA\s+)?|DEL\s+)?"
+    # "LLAMADA DE LA SUPERVISORA DEL CENTRO DE BIOMETRIA DE USCIS", "CALL FROM THE
+    # DUTY OFFICER AT": who called, then where they work
+    r"|(?<![A-Z0-9])(?:LLAMADA|CALL)\s+(?:DE|FROM)\s+(?:[A-Z]+\s+){1,6}?(?:DE|DEL|OF|AT|FROM|WITH)\s+"
+    r"(?:LA\s+|EL\s+)?"
     r"|(?<![A-Z0-9])(?:WOMAN|MAN|FEMALE|MALE|SOMEONE|PARTY|CALLER|RP)\s+(?:WITH|FROM|W/)\s+"
     # dispatch's own shorthand: "ASSIST ICE", "MEET OTHER AGENCY - ICE", "CALL FROM CBP"
     r"|(?<![A-Z0-9])(?:ASSIST|ASST|ASSISTANCE\s+(?:TO|FOR)|MEET(?:\s+WITH)?|BACK\s*UP\s+FOR"
@@ -203,6 +212,9 @@ OBJECT_OF: Final = re.compile(
     r"['\"]?(?:WORKS?|WORKED|IS\s+EMPLOYED)\s+(?:FOR|WITH|AT)"
     # "OFC REQ CALL FROM ICE": what is asked for, not who is asking
     r"|REQ\w*\s+(?:A\s+)?(?:CALL|CALLBACK|CALL\s+BACK|CONTACT|RESPONSE|INFO\w*)\s+FROM"
+    # "RELAY HIS CB TO HSI DUTY AGENT": a number passed on to it, not its call
+    r"|(?:RELAY|PASS|GIVE|GAVE|FORWARD|SEND|SENT)\w*\s+(?:HIS|HER|THEIR|THE|A|MY|OUR)?\s*"
+    r"(?:CB|CALLBACK|CALL\s*BACK|NUMBER|#|INFO|MSG|MESSAGE)(?:\s+(?:NUMBER|#|NO))?\s+TO"
     r")\s+(?:THE\s+)?(?:US\s+)?$"
 )
 
@@ -265,7 +277,9 @@ IMPERSONATION: Final = re.compile(
     r"|NOT\s+AN?\s+(?:FED\w*\s+|GOV\w*\s+)?(?:AGENT|OFFICER|EMPLOYEE)"
     r"|ESTAFA\w*|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR|DICE\s+SER|DIJO\s+SER"
     r"|SOUNDED\s+(?:LIKE\s+)?(?:AN?\s+)?(?:JUV\w*|KID|CHILD|YOUNG|INTOX\w*|DRUNK|IMPAIRED)"
-    r"|WOULD\s+NOT\s+GIVE\s+(?:A\s+|HIS\s+|HER\s+)?NAME|HUNG\s+UP)\b"
+    r"|WOULD\s+NOT\s+GIVE\s+(?:A\s+|HIS\s+|HER\s+)?NAME|HUNG\s+UP"
+    r"|ADMIT\w*\s+(?:THAT\s+)?(?:HE|SHE|THEY|HE'S|SHE'S)\s+(?:IS\s+|WAS\s+|ARE\s+|WERE\s+)?NOT"
+    r"|NOT\s+AFFILIATED|HOMEMADE|HOME-MADE)\b"
 )
 
 # A caller who says they are the agency, but nobody could check: the call dropped,
@@ -275,6 +289,10 @@ UNCHECKED: Final = re.compile(
     r"\b(?:HUNG\s+UP|HANG\s*UP|DISCONNECTED|(?:LINE|CALL)\s+DROPPED"
     r"|(?:CB|CALL\s*BACK)\s+(?:(?:WENT\s+)?TO\s+VOICEMAIL|NO\s+ANS\w*|UNANSWERED)"
     r"|NO\s+ANS\w*\s+ON\s+(?:CB|CALL\s*BACK)"
+    # the number or the agents were not there: "CB NUMBER GIVEN IS NOT IN SERVICE",
+    # "CHECKED HOTEL LOT, NO AGENTS LOCATED"
+    r"|NOT\s+IN\s+SERVICE|NO\s+(?:SUCH\s+)?(?:AGENTS?|FEDS|FEDERAL\s+(?:AGENTS?|OFFICERS?|VEH\w*)"
+    r"|OFFICERS?)\s+(?:WERE\s+|WAS\s+)?(?:LOCATED|FOUND|ON\s+SCENE|IN\s+THE\s+AREA)"
     # on duty or not nobody knows: a person should decide
     r"|(?:UNK\w*|UNSURE|NOT\s+SURE|UNCLEAR)\s+(?:IF|WHETHER)\s+(?:\w+\s+)?(?:ON|OFF)[\s-]DUTY"
     r"|DUTY\s+STATUS\s+(?:UNK\w*|UNCLEAR|NOT\s+(?:GIVEN|KNOWN)))\b"
@@ -287,7 +305,10 @@ FAKE: Final = re.compile(
     rf"\b(?:{_FAKE_WHO}|{_SCAM_PAYMENT}|IMPERSONAT\w*|POS(?:ING|ED|ES|E)\s+AS|PRETEND\w*"
     r"|SCAM\w*|PRANK\w*|HOAX|NOT\s+AN?\s+(?:FED\w*\s+|GOV\w*\s+)?(?:AGENT|OFFICER|EMPLOYEE)"
     r"|NOT\s+(?:A\s+)?REAL|EXTORT\w*|DEMAND\w*\s+(?:MONEY|PAYMENT|CASH|GIFT|BITCOIN|PAY)"
-    r"|WIRE\s+MONEY|ESTAFA\w*|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR)\b"
+    r"|WIRE\s+MONEY|ESTAFA\w*|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR"
+    # owned up to: "ON CALLBACK CALLER ADMITTED HE IS NOT BORDER PATROL"
+    r"|ADMIT\w*\s+(?:THAT\s+)?(?:HE|SHE|THEY|HE'S|SHE'S)\s+(?:IS\s+|WAS\s+|ARE\s+|WERE\s+)?NOT"
+    r"|NOT\s+AFFILIATED|HOMEMADE|HOME-MADE)\b"
 )
 
 # Every doubt at once: most texts have none, so one search settles them.
@@ -360,7 +381,18 @@ PRIVATE_MATTER: Final = re.compile(
     r"\b(?:INSURANCE|LOUD\s+(?:MUSIC|PARTY|NOISE|NEIGHBORS?)|NOISE\s+COMPLAINT|BARKING"
     r"|HAVING\s+A\s+PARTY|(?:MY|HIS|HER)\s+(?:OWN\s+)?(?:HOUSE|HOME|APT|APARTMENT)\s+"
     r"(?:WAS\s+|GOT\s+)?(?:BURGLAR\w*|BROKEN\s+INTO|BROKE\s+INTO|VANDALI\w*)"
-    r"|(?:DAUGHTER|SON|WIFE|HUSBAND|KID|CHILD)'?S\s+(?:BIKE|CAR|PHONE|BICYCLE))\b"
+    r"|(?:DAUGHTER|SON|WIFE|HUSBAND|KID|CHILD)'?S\s+(?:BIKE|CAR|PHONE|BICYCLE)"
+    # said outright, or what only a private person has: "PERSONAL MATTER", "NO FED MATTER",
+    # "NOTHING WORK RELATED", "IN HER NAME", "HIS OWN TRUCK", "FROM FRONT PORCH"
+    r"|PERSONAL\s+(?:MATTER|BUSINESS|ISSUE|CAPACITY|VEH\w*|CAR|TRUCK|PROPERTY)"
+    r"|NO\s+(?:FED\w*|GOV\w*|WORK|JOB|AGENCY)\s+(?:MATTER|NEXUS|INVOLVEMENT|CONNECTION)"
+    r"|NOT\s+(?:AN?\s+)?(?:FED\w*|GOV\w*|WORK|JOB|AGENCY)\s+MATTER"
+    r"|NOTHING\s+(?:WORK|JOB|GOV\w*|FED\w*|DUTY)[\s-]RELATED|NOTHING\s+GOV\w*\s+TAKEN"
+    r"|IN\s+(?:HIS|HER|MY)\s+NAME|(?:HIS|HER|MY)\s+OWN\s+(?:CAR|TRUCK|VEH\w*|SUV|VAN)"
+    r"|(?:PACKAGE|PARCEL|PORCH)\s+(?:THEFT|STOLEN|TAKEN)|(?:PACKAGE|PARCEL)S?\s+(?:WAS\s+|WERE\s+)?"
+    r"(?:STOLEN|TAKEN)|(?:FROM|ON|IN)\s+(?:HIS|HER|MY|THEIR)\s+(?:FRONT\s+)?(?:PORCH|DRIVEWAY|GARAGE|YARD)"
+    r"|(?:ON\s+)?(?:HIS|HER|MY)\s+WAY\s+HOME|BREAK[\s-]?IN\s+AT\s+(?:HIS\s+|HER\s+)?HOME"
+    r"|FAMILY\s+(?:WAS\s+)?(?:ON|AWAY\s+ON)\s+VACATION)\b"
 )
 
 # On duty after all: the government's vehicle or the job is what the report is for.
@@ -391,6 +423,12 @@ LEADS_AFTER: Final = re.compile(
     r"\s*-?\s*LED\b|\s+(?:IS|AS)\s+(?:THE\s+)?LEAD\b|\s+(?:IS\s+)?(?:THE\s+)?LEAD\s+AGENCY\b"
     r"|\s+(?:IS\s+)?IN\s+CHARGE\b"
 )
+# "HSI SA ASSIGNED TO THE DEA TASK FORCE": the group the agent works in is the other
+# agency's, so the call is the group's
+ASSIGNED_TO_BEFORE: Final = re.compile(
+    r"(?<![A-Z0-9])(?:ASSIGNED|DETAILED|ATTACHED|DEPUTIZED)\s+(?:TO|WITH|ON)\s+(?:THE\s+|A\s+)?$"
+)
+GROUP_AFTER: Final = re.compile(r"[ \t\-/]*(?:TASK\s+FORCE|TF|STRIKE\s+FORCE|GROUP|TEAM)\b")
 LED_BY_BEFORE: Final = re.compile(
     r"(?:(?<![A-Z0-9])(?:LED\s+BY|LEAD(?:\s+AGENCY)?\s*(?:IS|:|-)|ON\s+BEHALF\s+OF)"
     r"|(?<=[A-Z0-9])-LED)\s+(?:THE\s+)?$"
@@ -412,7 +450,7 @@ SOMEONE_ELSE: Final = re.compile(
 # or "Homeland Security": it is an immigration agency calling, which one unknown.
 IMMIGRATION_WORK: Final = re.compile(
     r"\b(?:IMMIGRATION\s+(?:OPERATION|OP|OPS|WARRANT|ARREST|DETAINER|TARGET|CASE|SWEEP"
-    r"|ENFORCEMENT|VIOLATOR|FUGITIVE)S?"
+    r"|ENFORCEMENT|VIOLATOR|FUGITIVE|DETAINEE|PRISONER|CUSTODY)S?"
     r"|(?:ADMIN\w*\s+)?(?:REMOVAL|DEPORTATION)\s+(?:WARRANT|ORDER|ARREST|OPERATION|OP|OPS|CASE"
     r"|TARGET)S?|(?:FINAL\s+)?ORDER\s+OF\s+(?:REMOVAL|DEPORTATION)|I-?(?:200|205|247)"
     r"|ADMIN\w*\s+WARRANT|(?:ILLEGAL|CRIMINAL|REMOVABLE)\s+ALIENS?|VISA\s+OVERSTAY\w*"
@@ -543,6 +581,18 @@ CLAUSE_BREAK: Final = re.compile(
 PHONE_IN_TEXT: Final = re.compile(r"[(\d]\d{2,3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
 
 
+_TITLE_NEAR: Final = re.compile(rf"[ \t/\-,:]*(?:[A-Z]{{2,12}}\s+){{0,2}}?{TITLE}\b")
+
+
+def titled_near(upper: str, start: int, end: int) -> bool:
+    """Whether the name at ``start:end`` is one of its people, a word or two of office
+    between: "CBP OFCR", "USCIS ASC STAFF", "HSI CYBER SA"."""
+    return (
+        _TITLE_NEAR.match(upper, end) is not None
+        or _ENDS_TITLED.search(upper, start, end) is not None
+    )
+
+
 def titled(upper: str, end: int) -> bool:
     """Whether a title ("AGENT", "SA", "OFFICERS") follows the name ending at ``end``."""
     return _TITLE_RE.match(upper, end) is not None
@@ -636,6 +686,47 @@ SUBJECT_LEAD: Final = re.compile(
     r"[\s,:\-(\[]*(?:(?:THE|US|U\.S\.|EL|LA|LOS|LAS|CALLER|RP|LLAMA\w*|REQ(?:UEST)?\s+FROM"
     r"|CALL\s+FROM|TRANSFER\s+FROM|\d+)[\s,:\-(\[]*)*"
 )
+
+# An agency that opens its clause, then a few words of where or which office, then
+# what a caller opens with: "ICE OFC SUPV 7TH ST REQ UNITS", "ICE ERO LOUISVILLE
+# REQUESTING", "OFO SUPERVISOR AT THE PORT OF ENTRY (WORLDPORT) REPORTS". Only for the
+# clause's subject (``SUBJECT_LEAD``): in mid-clause the same words are someone
+# talking about the agency. Never across another speaker ("..., CALLER STATES").
+_OPENING_VERB: Final = (
+    r"(?:REQ\w*|RQST\w*|ADV\w*|ASK\w*|NEED\w*|WANTS?|CALLING|STATES|STATING|SAYS|REPORT(?:S|ING)"
+    r"|RPT(?:S|G|ING)?|ON\s+(?:THE\s+)?(?:LINE|LN|PHONE)|PIDEN?|SOLICITA\w*|INFORMA\w*|DICEN?)\b"
+)
+SUBJECT_ACTS: Final = re.compile(
+    r"(?:[\s,:/\-]+(?!(?:CALLER|RP|COMPL\w*|WHO|THAT|WHICH|HE|SHE|THEY|SUBJ\w*|SUSP\w*)\b)"
+    r"(?:\([^()]{1,40}\)|[A-Z0-9#'.&]+)){0,6}?[\s,:\-]*" + _OPENING_VERB
+)
+
+# The narrative opens with an agency and one of its people ("ICE OFFICERS W/ A DETAINEE
+# AT ...", "HSI AGENT W/ LACERATION ...", "USCIS ASC STAFF: ..."): the call-taker typed
+# the caller first. A request anywhere in it ("... . REQ EMS AND A CAR") is the caller's,
+# unless the text names someone else as the one speaking.
+ANY_REQUEST: Final = re.compile(
+    r"(?<![A-Z0-9])(?:REQ\w*|RQST\w*|NEEDS?|WANTS?|COULD\s+USE|ASKING\s+FOR|PIDEN?"
+    r"|SOLICITA\w*|NECESITA\w*)(?![A-Z0-9])"
+)
+OTHER_SPEAKER: Final = re.compile(
+    r"(?<![A-Z0-9])(?:PER\s+(?:THE\s+)?(?:CALLER|RP|COMPL\w*|WITNESS\w*|NEIGHBOR\w*)"
+    r"|(?:CALLER|RP|COMPL\w*|WITNESS\w*|NEIGHBOR\w*|BYSTANDER\w*|CITIZEN|CIVILIAN|RESIDENT"
+    r"|EMPLOYEE|MANAGER|CLERK|GUARD|SECURITY)S?\s+(?:STATES|STATED|SAYS|SAID|ADV\w*|REPORT\w*"
+    r"|RPTS?|CALLED|CALLING|SAW|SEES|SEEN|HEARD)"
+    r"|3RD\s+PARTY|THIRD\s+PARTY|(?<![A-Z])(?:HE|SHE|THEY)\s+(?:SAW|SEES|HEARD|WITNESSED))(?![A-Z0-9])"
+)
+
+
+# A firm's name that starts with an agency's letters: "H.S.I. HEATING & SHEET IRON CO.",
+# "ICE HOUSE LLC". A company suffix within a few words after the name, nothing between
+# that ends a phrase.
+FIRM_AFTER: Final = re.compile(
+    r"(?:[ \t&.\-]+(?!(?:AT|IN|ON|OF|FROM|TO|BY|FOR|CUSTODY|OFFICE|AGENTS?|AGTS?)\b)"
+    r"[A-Z][A-Z'&.\-]*){0,4}?[ \t,.]+(?:CO|INC|LLC|LTD|CORP|COMPANY|CORPORATION)"
+    r"(?![A-Z0-9])(?=\.|\s*(?:[,;:)]|$))"
+)
+
 
 # The cases HSI works that a DHS caller names: with DHS as the caller, it is HSI.
 HSI_WORK: Final = re.compile(
