@@ -211,10 +211,12 @@ def _private(field: str, narrative: str | None) -> str | None:
 
 def _private_matter(narrative: str | None) -> str | None:
     """What in the narrative reads as an employee's private business: "INSURANCE",
-    "LOUD MUSIC". The agency a field names may then not be the one calling."""
+    "LOUD MUSIC", their own home or dog. The agency a field names may then not be the
+    one calling."""
     if not narrative:
         return None
-    m = cues.private_matter(fold(narrative.upper()))
+    upper = fold(narrative.upper())
+    m = cues.private_matter(upper) or cues.own_life(upper, 0, len(upper))
     return None if m is None else m.group()
 
 
@@ -386,8 +388,13 @@ def _other_lead(upper: str, found: list[Mention]) -> Mention | None:
             or cues.LED_BY_BEFORE.search(upper, max(0, m.start - 30), m.start)
             or (
                 cues.ASSIGNED_TO_BEFORE.search(upper, max(0, m.start - 30), m.start)
-                and cues.GROUP_AFTER.match(upper, m.end)
+                and (
+                    cues.GROUP_AFTER.match(upper, m.end)
+                    or cues.GROUP_NAME.search(upper, m.start, m.end)
+                )
             )
+            # "FPS IS THE CALLER", "... . FPS CALLER": the text says who calls
+            or cues.CALLER_AFTER.match(upper, m.end)
         ):
             return m
     return None
@@ -420,8 +427,15 @@ def _judge_mention(
     start, end = mention.start, mention.end
     lo, hi = _clause(breaks, start, end, len(upper))
     near = max(lo, start - 160)
-    if cues.SOMEONE_ELSE.search(upper, near, start):
+    if cues.SOMEONE_ELSE.search(upper, near, start) or cues.LOGGED_BY_OTHER.search(
+        upper, near, start
+    ):
         tally.discounted(signal, mention, upper, lo, hi, "someone else is talking about it")
+        return
+    if cues.NOT_FROM_THEM.search(upper) or cues.PLACE_ASIDE.search(
+        upper, max(0, start - 50), start
+    ):
+        tally.discounted(signal, mention, upper, lo, hi, "not its call (said so, or a place)")
         return
     kin = cues.KIN.search(upper, lo, start)
     if kin is not None:
@@ -464,11 +478,20 @@ def _judge_mention(
     if after is not None or before is not None:
         _identity(upper, mention, lo, hi, tally, signal, W_IDENTITY, "the caller is")
         return
+    # The narrative opens with one of the agency's people: what follows in the clause
+    # is the incident ("PROTESTERS", "THREATS"), not a civilian talking, unless it is
+    # a civilian's own words ("MY HOUSE", "SCARED").
+    opening = cues.SUBJECT_LEAD.fullmatch(upper, 0, start) is not None and (
+        cues.titled_near(upper, start, end) or mention.term.distinctive
+    )
+    after_words = cues.CIVILIAN_CONTEXT.search(upper, end, hi)
+    if opening and after_words is not None and not cues.CIVILIAN_SPEAKS.match(after_words.group()):
+        after_words = None
     # around the name, not in it: "DEPORTATION OFFICER" is no civilian's deportation
     doubt = (
         cues.IMPERSONATION.search(upper, lo, hi)
         or cues.CIVILIAN_CONTEXT.search(upper, lo, start)
-        or cues.CIVILIAN_CONTEXT.search(upper, end, hi)
+        or after_words
         or cues.OFF_DUTY.search(upper, lo, hi)
     )
     if doubt is not None:
@@ -486,8 +509,7 @@ def _judge_mention(
         _identity(upper, mention, lo, hi, tally, signal, W_IDENTITY_LATER, why)
         return
     if (
-        cues.SUBJECT_LEAD.fullmatch(upper, 0, start) is not None
-        and cues.titled_near(upper, start, end)
+        opening
         and cues.ANY_REQUEST.search(upper, end) is not None
         and cues.OTHER_SPEAKER.search(upper) is None
     ):

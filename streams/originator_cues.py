@@ -104,7 +104,7 @@ def identity_after(upper: str, end: int, hi: int) -> re.Match[str] | None:
 LATER_REQUEST: Final = re.compile(
     r"\b(?:REQ\w*|RQST\w*|ASKING\s+(?:FOR|IF\s+LMPD|LMPD|THAT)|COULD\s+USE|NEEDS?\s+(?:ASSIST\w*|BACK\s*UP"
     r"|UNITS?|HELP|OFFICERS?|A\s+CAR|CARS)|WANTS?\s+(?:ASSIST\w*|BACK\s*UP|UNITS?|LMPD|A\s+CAR)"
-    r"|CALL\s+(?:HIM|HER|THEM)\b"
+    r"|CALL\s+(?:HIM|HER|THEM)\b|WANTS?\s+(?:AN?\s+)?(?:LMPD\s+)?(?:CAR|UNIT|OFFICER)S?\b"
     r"|PIDEN?\b|SOLICITA\w*|NECESITA\w*|QUIERE\w*\s+QUE|REQUIERE\w*)"
 )
 
@@ -194,7 +194,7 @@ OBJECT_OF: Final = re.compile(
     # Spanish: "REPORTAR A SU VECINO A", "LLAMAR A", "MIEDO DE", "DETENIDO POR"
     r"|(?:REPORTAR\w*|DENUNCIAR\w*|ACUSAR\w*)(?:\s+[A-Z]+){0,3}?\s+(?:A|CON)"
     # where something is, not who calls: "FEDERAL BUILDING THAT HOUSES THE USCIS OFFICE"
-    r"|HOUSES|HOUSING|NEXT\s+TO|ACROSS\s+(?:THE\s+STREET\s+)?FROM|IN\s+FRONT\s+OF|BEHIND"
+    r"|HOUSES|HOUSING|NEXT\s+TO|ACROSS\s+(?:THE\s+STREET\s+)?FROM|IN\s+FRONT\s+OF|BEHIND|NEAR"
     r"|(?:LLAMAR|LLAMO|LLAMARA|LLAME)\s+A|MIEDO\s+(?:DE|A)|TEME\w*\s+(?:A|DE)|HUYENDO\s+DE"
     r"|(?:DETENID|ARRESTAD|LLEVAD|DEPORTAD)[OA]S?\s+POR|SE\s+(?:LO|LA|LOS)\s+LLEVO"
     r"|POLICY\s+(?:ON|ABOUT|REGARDING|FOR)|QUESTIONS?\s+(?:ON|ABOUT|REGARDING)"
@@ -218,6 +218,17 @@ OBJECT_OF: Final = re.compile(
     r")\s+(?:THE\s+)?(?:US\s+)?$"
 )
 
+# A local officer has dispatch note what was seen: "SGT 6TH DIV ASKS DISPATCH TO LOG THAT
+# ICE AGENTS WERE SEEN STAGING ..., NO REQUEST RECEIVED FROM THEM".
+LOGGED_BY_OTHER: Final = re.compile(
+    r"(?<![A-Z0-9])(?:ASKS?|ASKING|REQ\w*|WANTS?)\s+(?:DISPATCH|METROSAFE|CT|US)\s+(?:TO\s+)?"
+    r"(?:LOG|NOTE|DOCUMENT|RECORD|ENTER)\s+(?:IT\s+)?(?:THAT\s+)?[^;.!?\n|]{0,40}$"
+)
+# ... and says outright that the agency did not call.
+NOT_FROM_THEM: Final = re.compile(
+    r"(?<![A-Z0-9])NO\s+(?:REQUEST|CALL|CONTACT)\s+(?:\w+\s+)?FROM\s+(?:THEM|THE\s+AGENTS)(?![A-Z0-9])"
+)
+
 # Earlier in the clause, the caller reports another person, who is the one
 # mentioning the agency: "CALLER REPORTS MAN AT DOOR SAYING HE IS WITH ICE".
 THIRD_PARTY: Final = re.compile(
@@ -227,11 +238,11 @@ THIRD_PARTY: Final = re.compile(
     r"|VECIN[OA]S?|LLAMANTE)\s+(?:IS\s+)?"
     r"(?:REPORT\w*|STATES|SAYS|ADV\w*|SEES|SAW|OBSERVED|COMPLAIN\w*|DICEN?|VIO|VIERON|VEN?)\s+"
     r"(?:OF\s+)?(?:THAT\s+|QUE\s+)?"
-    r"(?:THERE\s+(?:IS|ARE|WAS|WERE)\s+)?(?:AN?\s+|TWO\s+|\d\s+|SEVERAL\s+|SOME\s+)?"
+    r"(?:THERE\s+(?:IS|ARE|WAS|WERE)\s+)?(?:AN?\s+|TWO\s+|\d\s+|SEVERAL\s+|SOME\s+|UNA?\s+|UNOS\s+|DOS\s+)?"
     r"(?:UNK\w*\s+|SUSP\w*\s+|STRANGE\s+|W/M\s+|B/M\s+|H/M\s+)?"
     r"(?:MAN|MEN|MALES?|FEMALES?|WOMAN|WOMEN|SUBJ\w*|SOMEONE|PEOPLE|PERSONS?|GUYS?"
     r"|INDIVIDUALS?|PARTY|PARTIES|CALLERS?|VEH\w*|CAR|TRUCK|VAN|AGENTS?|OFFICERS?|UNITS"
-    r"|AGENTES|OFICIALES|HOMBRES?)\b"
+    r"|AGENTES?|OFICIAL(?:ES)?|HOMBRES?)\b"
     # ("MALE CALLER SAYS HE IS WITH ICE" is the caller, not a third party)
     r"|(?<![A-Z0-9])(?:MAN|MEN|MALES?|FEMALES?|WOMAN|WOMEN|SUBJ\w*|SOMEONE|PEOPLE|PERSONS?"
     r"|GUYS?|INDIVIDUALS?)\b(?!\s+(?:CALLER|RP|COMPL))[^;.!?\n|]{0,60}?\b(?:SAYING|SAID"
@@ -335,8 +346,12 @@ def doubts_in(upper: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
 # The person an agency calls about, then words with no other actor in them, up to the
 # cue: what follows is said of that person ("THE TARGET OF THEIR CASE ... TO HIS HOUSE").
 _SUBJECT_THEN: Final = re.compile(
-    r"(?<![A-Z0-9])(?:SUBJ|SUBJECT|SUSP|SUSPECT|APPLICANT|DETAINEE|TARGET|PRISONER|PETITIONER|BENEFICIARY"
-    r"|DEFENDANT|FUGITIVE|DRIVER|PASSENGER|OCCUPANT)S?(?![A-Z0-9])"
+    r"(?:(?<![A-Z0-9])(?:SUBJ|SUBJECT|SUSP|SUSPECT|APPLICANT|DETAINEE|TARGET|PRISONER|PETITIONER"
+    r"|BENEFICIARY|DEFENDANT|FUGITIVE|DRIVER|PASSENGER|OCCUPANT)S?(?![A-Z0-9])"
+    # where the one sought may be: "THEY HAVE INFO HE MAY BE AT HER HOUSE"
+    r"|(?<![A-Z0-9])(?:HE|SHE)\s+(?:MAY|MIGHT|COULD)\s+BE(?![A-Z0-9])"
+    # the one a welfare check is for: "WELFARE CHECK ON AN EMPLOYEE WHO ... HUNG UP"
+    r"|(?<![A-Z0-9])WELFARE\s+CHECK\s+(?:ON|FOR)(?![A-Z0-9]))"
     r"(?:(?!(?<![A-Z0-9])(?:CALLER|RP|AGENTS?|AGTS?|OFFICERS?|ICE|HSI|CBP|USCIS|ERO|I|WE|MY)"
     r"(?![A-Z0-9]))[^;!?\n|.,])*$"
 )
@@ -392,7 +407,12 @@ PRIVATE_MATTER: Final = re.compile(
     r"|(?:PACKAGE|PARCEL|PORCH)\s+(?:THEFT|STOLEN|TAKEN)|(?:PACKAGE|PARCEL)S?\s+(?:WAS\s+|WERE\s+)?"
     r"(?:STOLEN|TAKEN)|(?:FROM|ON|IN)\s+(?:HIS|HER|MY|THEIR)\s+(?:FRONT\s+)?(?:PORCH|DRIVEWAY|GARAGE|YARD)"
     r"|(?:ON\s+)?(?:HIS|HER|MY)\s+WAY\s+HOME|BREAK[\s-]?IN\s+AT\s+(?:HIS\s+|HER\s+)?HOME"
-    r"|FAMILY\s+(?:WAS\s+)?(?:ON|AWAY\s+ON)\s+VACATION)\b"
+    r"|FAMILY\s+(?:WAS\s+)?(?:ON|AWAY\s+ON)\s+VACATION"
+    r"|(?:CALLER|RP|HE|SHE)\s+WITNESSED|(?:^|(?<=[.;:]\s))WITNESSED|(?:DRIVING|HEADING|WALKING)\s+HOME"
+    r"|ON\s+THE\s+WAY\s+HOME|PASSER-?BY|PASSING\s+BY|STOPPED\s+TO\s+HELP"
+    r"|VISITING\s+(?:FAMILY|FRIENDS|RELATIVES|HIS|HER)|CALLING\s+FROM\s+(?:HIS\s+|HER\s+)?HOME"
+    r"|(?:HIS|HER|MY|THEIR)\s+OWN\s+(?:DOG|CAT|PET|HOUSE|HOME|APT|APARTMENT|KIDS?|CHILD\w*|BIKE)"
+    r"|GOING\s+HOME\s+AFTER|AFTER\s+(?:HIS|HER)\s+SHIFT)\b"
 )
 
 # On duty after all: the government's vehicle or the job is what the report is for.
@@ -421,6 +441,8 @@ DONE_TO_CALLERS_OWN: Final = re.compile(
 # immigration agency named beside it is a member, not the caller.
 LEADS_AFTER: Final = re.compile(
     r"\s*-?\s*LED\b|\s+(?:IS|AS)\s+(?:THE\s+)?LEAD\b|\s+(?:IS\s+)?(?:THE\s+)?LEAD\s+AGENCY\b"
+    # "FBI LEAD PER CALLER", "MARSHALS LEAD"
+    r"|\s+LEADS?(?=\s*(?:[,.;:)]|$|\s+(?:PER|ON|THE|THIS|AGENCY|CASE|OP)\b))"
     r"|\s+(?:IS\s+)?IN\s+CHARGE\b"
 )
 # "HSI SA ASSIGNED TO THE DEA TASK FORCE": the group the agent works in is the other
@@ -428,7 +450,12 @@ LEADS_AFTER: Final = re.compile(
 ASSIGNED_TO_BEFORE: Final = re.compile(
     r"(?<![A-Z0-9])(?:ASSIGNED|DETAILED|ATTACHED|DEPUTIZED)\s+(?:TO|WITH|ON)\s+(?:THE\s+|A\s+)?$"
 )
-GROUP_AFTER: Final = re.compile(r"[ \t\-/]*(?:TASK\s+FORCE|TF|STRIKE\s+FORCE|GROUP|TEAM)\b")
+GROUP_AFTER: Final = re.compile(
+    r"[ \t\-/]*(?:TASK\s+FORCE|TF|STRIKE\s+FORCE|GROUP|TEAM|JTTF|HIDTA)\b"
+)
+# names that are a group in themselves: "DETAILED TO HIDTA", "ASSIGNED TO THE JTTF"
+GROUP_NAME: Final = re.compile(r"HIDTA|JTTF|TASK\s+FORCE|STRIKE\s+FORCE")
+CALLER_AFTER: Final = re.compile(r"\s+(?:IS\s+(?:THE\s+)?)?(?:CALLER|CALLING\s+PARTY)\b")
 LED_BY_BEFORE: Final = re.compile(
     r"(?:(?<![A-Z0-9])(?:LED\s+BY|LEAD(?:\s+AGENCY)?\s*(?:IS|:|-)|ON\s+BEHALF\s+OF)"
     r"|(?<=[A-Z0-9])-LED)\s+(?:THE\s+)?$"
@@ -581,7 +608,7 @@ CLAUSE_BREAK: Final = re.compile(
 PHONE_IN_TEXT: Final = re.compile(r"[(\d]\d{2,3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
 
 
-_TITLE_NEAR: Final = re.compile(rf"[ \t/\-,:]*(?:[A-Z]{{2,12}}\s+){{0,2}}?{TITLE}\b")
+_TITLE_NEAR: Final = re.compile(rf"[ \t/\-,:]*(?:[A-Z0-9]{{2,12}}\s+){{0,3}}?{TITLE}\b")
 
 
 def titled_near(upper: str, start: int, end: int) -> bool:
@@ -698,7 +725,20 @@ _OPENING_VERB: Final = (
 )
 SUBJECT_ACTS: Final = re.compile(
     r"(?:[\s,:/\-]+(?!(?:CALLER|RP|COMPL\w*|WHO|THAT|WHICH|HE|SHE|THEY|SUBJ\w*|SUSP\w*)\b)"
-    r"(?:\([^()]{1,40}\)|[A-Z0-9#'.&]+)){0,6}?[\s,:\-]*" + _OPENING_VERB
+    r"(?:\([^()]{1,40}\)|[A-Z0-9#'.&]+)){0,10}?[\s,:\-]*" + _OPENING_VERB
+)
+
+# Words after an opening agency that still make the caller a civilian: their own home
+# and people, fear, rumours. Not the incident's words ("PROTESTERS", "THREATS", "ASKING IF").
+CIVILIAN_SPEAKS: Final = re.compile(
+    r"(?:MY|OUR|MI|MIS|AFRAID|SCARED|FEAR|WORRIED|TERRIFIED|NERVOUS|PANIC|RUMOU?R|HEARD|MIEDO"
+    r"|TEME|ASUSTAD|PREOCUPAD|RAID|REDADA|DEPORT|TURN|REPORTED|TOOK|SE\s+LLEVARON)"
+)
+
+# A mention in brackets that says where something is, not who calls: "THE FEDERAL
+# BUILDING (THE ONE W/ THE USCIS OFFICE IN IT)".
+PLACE_ASIDE: Final = re.compile(
+    r"\(\s*(?:THE\s+ONE|WHERE|WHICH|THAT\s+HAS|THAT\s+HOUSES|HOUSES|HOME\s+OF|W/|WITH)\b[^()]{0,40}$"
 )
 
 # The narrative opens with an agency and one of its people ("ICE OFFICERS W/ A DETAINEE
@@ -707,7 +747,8 @@ SUBJECT_ACTS: Final = re.compile(
 # unless the text names someone else as the one speaking.
 ANY_REQUEST: Final = re.compile(
     r"(?<![A-Z0-9])(?:REQ\w*|RQST\w*|NEEDS?|WANTS?|COULD\s+USE|ASKING\s+FOR|PIDEN?"
-    r"|SOLICITA\w*|NECESITA\w*)(?![A-Z0-9])"
+    r"|SOLICITA\w*|NECESITA\w*|WONDERING\s+IF|ASKING\s+(?:IF|WHETHER)|CAN\s+(?:WE|THEY|YOU)\s+"
+    r"(?:GET|SEND|HAVE)|HELP\s+US)(?![A-Z0-9])"
 )
 OTHER_SPEAKER: Final = re.compile(
     r"(?<![A-Z0-9])(?:PER\s+(?:THE\s+)?(?:CALLER|RP|COMPL\w*|WITNESS\w*|NEIGHBOR\w*)"
