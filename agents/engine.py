@@ -28,6 +28,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 from faust.types import EventT, StreamT
 
+from agents.faust_compat import positions
 from agents.faust_compat.batching import batches
 from agents.faust_compat.in_order import InOrder
 from agents.output import Headers, Output
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 BATCH = 500
 WITHIN_SECONDS = 0.05
 TICK_SECONDS = 0.5
+ASK_TIMEOUT_SECONDS = 5.0  # asking Kafka where a partition stands
+UNKNOWN_WARN_SECONDS = 60.0  # a partition still unplaced after this long is logged
 # (topic, key, value, headers): one record of a batch's output
 Message = tuple[str, bytes | None, bytes, Headers | None]
 # Finding transitions as counted in callwatch_findings_total ('updated' is not counted).
@@ -145,15 +148,60 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             if tp.topic == events_name:
                 clock.observe(0, tp.partition)
 
+    # What Kafka said of partitions the consumer could not place (see faust_compat.positions):
+    # their end offsets and where they start (the committed offset; 0 if none), until
+    # the next rebalance.
+    asked_end: dict[Any, int] = {}
+    asked_start: dict[Any, int] = {}
+    unknown_since: dict[Any, float] = {}
+
     def unread(consumer: Any, tp: Any) -> int | None:
         """Events of ``tp`` not yet processed (None while its end or start is unknown)."""
         end: int | None = consumer.highwater(tp)
+        if end is None:
+            end = asked_end.get(tp)
         if end is None or end == 0:
             return end
         position = in_order.next_offset(tp)
         if position is None:  # nothing processed since the assignment: where it starts
             position = consumer._committed_offset.get(tp)
+        if position is None:
+            position = asked_start.get(tp)
         return None if position is None else end - position
+
+    async def place_unknown() -> None:
+        """Ask Kafka where the partitions stand that the consumer cannot place: held
+        back as unknown, they would otherwise hold every deadline back for good."""
+        consumer = cast(Any, app.consumer)
+        unknown = [
+            tp for tp in app.assignor.assigned_actives()
+            if tp.topic == events_name and unread(consumer, tp) is None
+        ]
+        now = time.monotonic()
+        for tp in list(unknown_since):
+            if tp not in unknown:
+                del unknown_since[tp]
+        if not unknown:
+            return
+        for tp in unknown:
+            since = unknown_since.setdefault(tp, now)
+            if now - since >= UNKNOWN_WARN_SECONDS:
+                unknown_since[tp] = now  # warn again after as long
+                log.warning(
+                    "engine: where %s stands is still unknown after %.0f s; its calls'"
+                    " deadlines, and every partition's on this worker, wait for it",
+                    tp, UNKNOWN_WARN_SECONDS,
+                )
+        try:
+            ends, committed = await asyncio.wait_for(
+                positions.ask_kafka(consumer, unknown), ASK_TIMEOUT_SECONDS
+            )
+        except Exception as exc:  # Kafka unreachable or rebalancing: ask again next tick
+            log.debug("engine: asking Kafka where %s stand failed: %r", unknown, exc)
+            return
+        asked_end.update(ends)
+        # Never committed: the consumer reads it from the beginning.
+        asked_start.update({tp: 0 if at is None else at for tp, at in committed.items()})
 
     def hold_backlogged() -> None:
         """Partitions with events not read yet keep holding time back (``clock.hold``),
@@ -253,6 +301,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     async def fire_deadlines() -> None:
         if not cast(Any, app.tables).recovery.completed.is_set():
             return
+        await place_unknown()  # outside the lock: a batch need not wait for Kafka's answer
         async with lock:
             await tick()
         metrics.deadlines_pending(len(queue))
@@ -323,6 +372,9 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
         rebuild["needed"] = True
         watch["needed"] = True
+        asked_end.clear()
+        asked_start.clear()
+        unknown_since.clear()
 
     cast(Any, app.on_rebalance_complete).connect(_on_rebalance)
 

@@ -1,0 +1,44 @@
+"""Where a partition stands, asked of Kafka when the consumer does not know.
+
+The engine's clock holds time back for a partition with unread events, and for
+one whose end or start the consumer does not know yet (``streams.engine.clock
+.holds_time_back``): after a takeover or a restart its calls' events may still
+be to come. The consumer learns a partition's end from its first fetch and its
+start from faust's seek to the committed offsets (``Consumer.perform_seek``),
+which it makes once, after the tables' recovery, within
+``broker_request_timeout``. On a starved host that seek can time out; faust then
+leaves ``Consumer._committed_offset`` empty for the partitions it took over,
+and a partition with nothing new to read is never processed, so nothing fills
+it in later. The fault suite saw it in CI: a worker that took over a killed
+one's partitions held time back for good, and not one deadline fired on any of
+its calls (an alert never sent). Holding had been right; holding forever on a
+question nobody asks again was not.
+
+``ask_kafka`` asks the group coordinator and the partition leaders directly
+(the committed offsets, the end offsets), on the consumer's own thread, so the
+engine can tell a partition that has nothing to read from one that has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from faust.types import TP
+
+
+async def ask_kafka(consumer: Any, tps: Iterable[TP]) -> tuple[dict[TP, int], dict[TP, int | None]]:
+    """The end offsets and the group's committed offsets (None: never committed) of ``tps``."""
+    wanted = list(tps)
+    ends = dict(await consumer.highwaters(*wanted))
+    thread = consumer._thread  # faust's AIOKafkaConsumerThread: aiokafka runs on its loop
+
+    async def committed() -> dict[TP, int | None]:
+        found = await thread._ensure_consumer()._coordinator.fetch_committed_offsets(wanted)
+        out: dict[TP, int | None] = {}
+        for tp in wanted:
+            meta = found.get(tp)
+            out[tp] = None if meta is None or meta.offset < 0 else meta.offset
+        return out
+
+    return ends, await thread.call_thread(committed)
