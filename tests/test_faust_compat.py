@@ -13,6 +13,7 @@ import faust
 import pytest
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import Producer
+from faust.transport.producer import ProducerBuffer
 
 from agents import faust_compat
 from agents.faust_compat import flush, offsets, ordering
@@ -41,8 +42,11 @@ def test_another_version_is_refused_with_what_to_do() -> None:
         (offsets._faust_wait_empty, offsets._bounded_wait_empty),
         (ordering._faust_getmany, ordering._getmany_in_order),
         (flush._faust_flush, flush._flush_all),
+        (flush._faust_put, flush._put),
+        (flush._faust_send_pending, flush._send_pending),
     ],
-    ids=["Consumer._new_offset", "Consumer.wait_empty", "Consumer.getmany", "Producer.flush"],
+    ids=["Consumer._new_offset", "Consumer.wait_empty", "Consumer.getmany", "Producer.flush",
+         "ProducerBuffer.put", "ProducerBuffer._send_pending"],
 )
 def test_each_replacement_takes_what_faust_passes_to_the_original(
     original: Any, replacement: Any
@@ -62,6 +66,8 @@ def test_install_patches_the_real_classes_and_is_idempotent() -> None:
     assert Consumer.wait_empty is offsets._bounded_wait_empty
     assert Consumer.getmany is ordering._getmany_in_order
     assert Producer.flush is flush._flush_all
+    assert ProducerBuffer.put is flush._put
+    assert ProducerBuffer._send_pending is flush._send_pending
     assert {"x.raw", "x.events"} <= ordering._ordered
 
 

@@ -1,51 +1,71 @@
-"""agents.faust_compat.flush: a producer flush waits until faust's buffer is empty."""
+"""agents.faust_compat.flush against faust's real producer and its real ProducerBuffer.
+
+A flush must return only once every message put in the buffer before it has been
+handed over to the Kafka client: the consumer flushes before it commits, and a
+changelog record still on its way when the offsets are committed is lost to a
+SIGKILL. The hand-over is slowed by a channel whose ``publish_message`` takes
+longer than faust's 0.1 s window (as a client waiting for a topic's metadata does).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import faust
+import pytest
+from faust.types.tuples import FutureMessage, PendingMessage
+
 from agents.faust_compat import flush
 
 
-class Buffer:
-    """faust's ProducerBuffer as flush sees it: it gives up after a quiet 0.1 s."""
+class SlowHandOver(faust.Channel):
+    """A real faust channel whose hand-over to the client takes ``seconds``."""
 
-    def __init__(self, messages: int, seconds_each: float) -> None:
-        self.size, self.seconds_each = messages, seconds_each
+    def __init__(self, app: faust.App, seconds: float) -> None:
+        super().__init__(app)
+        self.seconds, self.handed_over = seconds, []
 
-    async def flush_atmost(self, most: int) -> int:
-        await asyncio.sleep(0.1)  # faust returns after a window without a send
-        if self.seconds_each <= 0.1 and self.size:
-            self.size -= 1  # one went out (faust counts at least one per wake-up)
-            return 1
-        return 0
-
-
-class Producer:
-    def __init__(self, buffer: Buffer) -> None:
-        self.buffer = buffer
-        self._producer = None
-        self._transaction_producers: dict[str, Any] = {}
-        self.client_flushed_with: int | None = None
+    async def publish_message(self, fut: Any, wait: bool = True) -> Any:
+        await asyncio.sleep(self.seconds)
+        self.handed_over.append(fut.message.value)
+        return fut
 
 
-def test_flush_waits_for_a_slow_buffer_to_drain(monkeypatch) -> None:
-    async def client_flush(self: Producer) -> None:
-        self.client_flushed_with = self.buffer.size
-
-    monkeypatch.setattr(flush, "_faust_flush", client_flush)
-    producer = Producer(Buffer(messages=3, seconds_each=0.05))
-    asyncio.run(flush._flush_all(producer))
-    assert producer.client_flushed_with == 0  # faust returns after one quiet window (2 left)
+def message(channel: faust.Channel, value: bytes) -> FutureMessage:
+    return FutureMessage(PendingMessage(channel, None, value, None, None, None, None, None, None))
 
 
-def test_a_stuck_buffer_is_given_up_after_the_stall_time(monkeypatch) -> None:
-    async def client_flush(self: Producer) -> None:
-        self.client_flushed_with = self.buffer.size
+async def flush_after_putting(count: int, seconds: float) -> tuple[list[bytes], int]:
+    """Put ``count`` messages, flush; what had been handed over when flush returned."""
+    app = faust.App("flush-contract", broker="kafka://127.0.0.1:1", store="memory://")
+    producer = app.producer  # the real aiokafka driver's Producer, not started: no broker
+    buffer = producer.buffer
+    await buffer.start()  # runs faust's own sending task (_handle_pending)
+    try:
+        channel = SlowHandOver(app, seconds)
+        for i in range(count):
+            buffer.put(message(channel, b"m%d" % i))
+        await flush._flush_all(producer)
+        return list(channel.handed_over), buffer.size
+    finally:
+        await buffer.stop()
 
-    monkeypatch.setattr(flush, "_faust_flush", client_flush)
-    monkeypatch.setattr(flush, "STALLED_SECONDS", 0.3)
-    producer = Producer(Buffer(messages=2, seconds_each=10))
-    asyncio.run(flush._flush_all(producer))
-    assert producer.client_flushed_with == 2
+
+@pytest.fixture(autouse=True)
+def installed() -> None:
+    flush.install()
+
+
+def test_flush_returns_only_after_every_message_was_handed_over() -> None:
+    handed_over, size = asyncio.run(flush_after_putting(3, seconds=0.3))
+    # faust's own flush, or one trusting the buffer's size, returned with the last
+    # message taken from the queue but not yet handed over (2 of 3)
+    assert handed_over == [b"m0", b"m1", b"m2"]
+    assert size == 0
+
+
+def test_a_stalled_hand_over_is_given_up_after_the_stall_time(monkeypatch) -> None:
+    monkeypatch.setattr(flush, "STALLED_SECONDS", 0.5)
+    handed_over, size = asyncio.run(flush_after_putting(1, seconds=30))
+    assert (handed_over, size) == ([], 0)  # taken, never handed over: given up, logged

@@ -25,9 +25,16 @@ The workarounds, each in its own module:
 - ``in_order``: an agent processes each partition's records in offset order,
   holding one past a gap unacknowledged (faust can drop fetched records before a
   stream gets them while the flow is suspended). Upstream: #606.
-- ``flush``: ``Producer.flush`` waits for what faust's ``ProducerBuffer`` held
-  (its own ``flush`` gives up after 0.1 s without a send, so a table write could
-  trail a commit). No upstream issue found.
+- ``flush``: ``Producer.flush`` waits until every message put in faust's
+  ``ProducerBuffer`` before it was handed over to the Kafka client (faust's own
+  gives up after 0.1 s without a send, and its buffer size drops before the
+  client holds a message, so a table write could trail a commit). No upstream
+  issue found.
+- ``positions``: where a partition stands (its end, the group's committed
+  offset), asked of Kafka when faust cannot say: its one seek to the committed
+  offsets after a rebalance can time out, and a taken-over partition with nothing
+  new to read then stays unplaced for good (the engine's clock held every
+  deadline back). No upstream issue found.
 - ``batching``: batches acknowledged only after the body returned (faust's
   ``take_events`` acknowledges in a ``finally``, also when the body was
   cancelled); the producer learns the changelog topics' metadata before the
@@ -45,9 +52,10 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Final
 
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from faust.streams import Stream
 from faust.transport.consumer import Consumer
-from faust.transport.drivers.aiokafka import Producer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from faust.transport.producer import ProducerBuffer
 
 from agents.faust_compat import flush, offsets, ordering
@@ -62,11 +70,15 @@ CLASS_MEMBERS: Final = {
                "_clean_unacked_messages", "commit", "commit_and_end_transactions",
                "seek_wait", "highwater"),
     Producer: ("flush", "send", "_ensure_producer"),
-    ProducerBuffer: ("flush_atmost", "size"),
+    ProducerBuffer: ("flush_atmost", "size", "put", "_send_pending", "_handle_pending"),
     Stream: ("take_events",),
+    AIOKafkaConsumerThread: ("_ensure_consumer", "call_thread"),
+    GroupCoordinator: ("fetch_committed_offsets",),
 }
 # ... and on the app's consumer and producer (set in their __init__, not on the class).
-CONSUMER_ATTRIBUTES: Final = ("_unacked_messages", "_committed_offset", "_acked_index", "app")
+CONSUMER_ATTRIBUTES: Final = (
+    "_unacked_messages", "_committed_offset", "_acked_index", "app", "_thread",
+)
 PRODUCER_ATTRIBUTES: Final = ("buffer",)
 
 
@@ -124,6 +136,6 @@ def install(ordered_topics: Iterable[str]) -> None:
     """Check the versions and members, then patch (idempotent)."""
     check()
     offsets.install()  # never commit past an unacknowledged offset (#606)
-    flush.install()  # a flush waits for what faust's producer buffer holds
+    flush.install()  # a flush waits until what faust's producer buffer held is handed over
     ordering.install(ordered_topics)  # these topics reach the streams in offset order
 
