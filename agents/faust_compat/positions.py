@@ -3,16 +3,15 @@
 The engine's clock holds time back for a partition with unread events, and for
 one whose end or start the consumer does not know yet (``streams.engine.clock
 .holds_time_back``): after a takeover or a restart its calls' events may still
-be to come. The consumer learns a partition's end from its first fetch and its
-start from faust's seek to the committed offsets (``Consumer.perform_seek``),
-which it makes once, after the tables' recovery, within
-``broker_request_timeout``. On a starved host that seek can time out; faust then
-leaves ``Consumer._committed_offset`` empty for the partitions it took over,
-and a partition with nothing new to read is never processed, so nothing fills
-it in later. The fault suite saw it in CI: a worker that took over a killed
-one's partitions held time back for good, and not one deadline fired on any of
-its calls (an alert never sent). Holding had been right; holding forever on a
-question nobody asks again was not.
+be to come. The consumer learns a partition's end from its first fetch and its start from
+faust's one seek to the committed offsets after the tables' recovery
+(``Consumer.perform_seek``, bounded by ``broker_request_timeout``); a partition
+with nothing new to read is never processed, so if either is missed nothing
+fills it in later. CI saw it: a worker that took over a killed one's
+partitions held time back for good, and not one deadline fired on any of its
+calls (alerts never sent). Which answer faust missed there is not known (a seek
+timed out on a loaded host is one way); holding had been right, holding forever
+on a question nobody asks again was not.
 
 ``ask_kafka`` asks the group coordinator and the partition leaders directly
 (the committed offsets, the end offsets), on the consumer's own thread, so the
