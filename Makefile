@@ -34,7 +34,7 @@ lock: ## Refresh constraints.txt: resolve pyproject.toml afresh in a clean venv 
 	rm -rf .lock-venv
 
 .PHONY: services-up services-down services-status
-services-up: $(STAMP) ## Start Kafka and Elasticsearch for the demo (PROFILE=test for the tests' own)
+services-up: $(STAMP) ## Start Kafka and Elasticsearch for the demo (PROFILE=test for the tests' own, PROFILE=cluster for three Kafka nodes)
 	$(BIN)/callwatch services up --profile $(or $(PROFILE),demo)
 services-down: $(STAMP) ## Stop them
 	$(BIN)/callwatch services down --profile $(or $(PROFILE),demo)
@@ -63,6 +63,8 @@ bench: install ## Benchmark against the real services; prints figures
 clean: ## Stop services and remove the environment and local data
 	-$(BIN)/callwatch services down --profile demo
 	-$(BIN)/callwatch services down --profile test
+	-$(BIN)/callwatch services down --profile faults
+	-$(BIN)/callwatch services down --profile cluster
 	rm -rf $(VENV) .services .demo
 
 .PHONY: faults

@@ -18,7 +18,10 @@ services_app = typer.Typer(help="Run real Kafka and Elasticsearch locally (no Do
 app.add_typer(services_app, name="services")
 
 ProfileOption = typer.Option(
-    "demo", "--profile", help="demo (19092/19200), test (29092/29200) or faults (28092/28200)"
+    "demo",
+    "--profile",
+    help="demo (19092/19200), test (29092/29200), faults (28092/28200), bench (49092/49200)"
+    " or cluster (three Kafka nodes 27092-27097, replication 3, min ISR 2; ES 27200)",
 )
 
 

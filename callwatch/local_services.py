@@ -6,6 +6,12 @@ the demo and the tests apart (and the fault tests and the benchmark each have on
 too): separate ports and separate data folders, so a demo left running never
 disturbs a test run and vice versa.
 
+Every profile but one runs a single Kafka node (broker and KRaft controller in one
+process). The ``cluster`` profile runs three, each broker and controller, with a
+quorum of three and every topic replicated three times (``min.insync.replicas`` 2),
+as production should: the fault suite kills partition leaders on it
+(``tests/faults/test_cluster.py``). Its nodes start and stop one by one too.
+
 Versions, and why:
 - Kafka 3.9.1: the last 3.x line, KRaft single node, runs on Java 17, and speaks
   every protocol version aiokafka (faust-streaming) and kafka-python use.
@@ -54,10 +60,22 @@ class Profile:
     kafka_controller_port: int
     es_http_port: int
     es_transport_port: int
+    # Kafka nodes (each broker and controller). Node N (from 1) listens on
+    # kafka_port + 2(N-1) and kafka_controller_port + 2(N-1).
+    kafka_nodes: int = 1
+
+    def kafka_node_ports(self, node: int) -> tuple[int, int]:
+        """The broker and controller ports of Kafka node ``node`` (1-based)."""
+        if not 1 <= node <= self.kafka_nodes:
+            raise ValueError(f"the {self.name} profile has no Kafka node {node}")
+        step = 2 * (node - 1)
+        return self.kafka_port + step, self.kafka_controller_port + step
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return ",".join(
+            f"127.0.0.1:{self.kafka_node_ports(n)[0]}" for n in range(1, self.kafka_nodes + 1)
+        )
 
     @property
     def es_url(self) -> str:
@@ -74,6 +92,10 @@ PROFILES: Final = {
     "faults": Profile("faults", 28092, 28093, 28200, 28300),
     # `make bench` (tests/tools/bench.py): its own, so a benchmark never disturbs tests or a demo
     "bench": Profile("bench", 49092, 49093, 49200, 49300),
+    # Three Kafka nodes (27092/27093, 27094/27095, 27096/27097; replication 3, min ISR 2)
+    # and one Elasticsearch: the fault suite's partition-leader kills
+    # (tests/faults/test_cluster.py). Below the ephemeral range, like "faults".
+    "cluster": Profile("cluster", 27092, 27093, 27200, 27300, kafka_nodes=3),
 }
 
 
@@ -277,11 +299,20 @@ class Service:
         """One-time set-up before the first start (formatting storage, etc.)."""
 
     def start(self, timeout: float = 180) -> str:
+        outcome, proc = self.launch()
+        if proc is not None:
+            self.await_ready(proc, timeout)
+        return outcome
+
+    def launch(self) -> tuple[str, subprocess.Popen[bytes] | None]:
+        """Start the process without waiting for it to be healthy (a Kafka node of a
+        cluster cannot be: it needs a quorum of its peers). Returns what happened and
+        the process launched, if one was."""
         if self.pid() is not None and self.healthy():
-            return "already running"
+            return "already running", None
         if port_open(self.port):
             if self.healthy():
-                return f"reusing the {self.name} already answering on port {self.port}"
+                return f"reusing the {self.name} already answering on port {self.port}", None
             raise ServiceError(
                 f"port {self.port} is in use by something that is not callwatch's {self.name}; "
                 f"stop it or choose another profile"
@@ -309,7 +340,9 @@ class Service:
                 cwd=self.workdir,
             )
         self.pidfile.write_text(str(proc.pid))
+        return f"started on port {self.port}", proc
 
+    def await_ready(self, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
         def ready() -> bool:
             if proc.poll() is not None:
                 raise ServiceError(
@@ -319,7 +352,6 @@ class Service:
             return self.healthy()
 
         _wait(self.name, ready, timeout, self.logfile)
-        return f"started on port {self.port}"
 
     def stop(self, timeout: float = 60) -> str:
         pid = self.pid()
@@ -327,14 +359,31 @@ class Service:
             self.pidfile.unlink(missing_ok=True)
             return "not running"
         os.killpg(pid, signal.SIGTERM)
+        self._await_exit(pid, timeout)
+        return "stopped"
+
+    def kill(self) -> str:
+        """SIGKILL: no shutdown at all (a crashed machine, an OOM kill)."""
+        pid = self.pid()
+        if pid is None:
+            return "not running"
+        os.killpg(pid, signal.SIGKILL)
+        self._await_exit(pid, 30)
+        return "killed"
+
+    def _await_exit(self, pid: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while _pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.3)
             _reap(pid)
         if _pid_alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                _reap(pid)
         self.pidfile.unlink(missing_ok=True)
-        return "stopped"
 
 
 def _reap(pid: int) -> None:
@@ -343,31 +392,56 @@ def _reap(pid: int) -> None:
 
 
 class Kafka(Service):
-    def __init__(self, profile: Profile) -> None:
-        super().__init__("kafka", profile)
+    """One Kafka node, broker and KRaft controller. A one-node profile's is "kafka";
+    a cluster's are "kafka-1", "kafka-2", ... (node ids 1, 2, ...)."""
+
+    def __init__(self, profile: Profile, node: int = 1) -> None:
+        super().__init__("kafka" if profile.kafka_nodes == 1 else f"kafka-{node}", profile)
+        self.node = node
+        profile.kafka_node_ports(node)  # raises for a node the profile does not have
 
     @property
     def port(self) -> int:
-        return self.profile.kafka_port
+        return self.profile.kafka_node_ports(self.node)[0]
+
+    @property
+    def controller_port(self) -> int:
+        return self.profile.kafka_node_ports(self.node)[1]
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
     def properties(self) -> str:
         p = self.profile
+        nodes = range(1, p.kafka_nodes + 1)
+        voters = ",".join(f"{n}@127.0.0.1:{p.kafka_node_ports(n)[1]}" for n in nodes)
+        # Kafka's internal topics (consumer offsets, transactions) and any topic created
+        # without explicit settings: replicated like the pipeline's own, in production
+        # three times with two replicas in sync (one broker may be lost, writes go on).
+        replicas = min(3, p.kafka_nodes)
+        in_sync = min(2, p.kafka_nodes)
         return "\n".join(
             [
                 "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{p.kafka_controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{p.kafka_port},"
-                f"CONTROLLER://127.0.0.1:{p.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{p.kafka_port}",
+                f"node.id={self.node}",
+                f"controller.quorum.voters={voters}",
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
                 "controller.listener.names=CONTROLLER",
                 "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                 f"log.dirs={self.workdir / 'data'}",
                 "num.partitions=4",
-                "offsets.topic.replication.factor=1",
+                f"offsets.topic.replication.factor={replicas}",
                 "offsets.topic.num.partitions=8",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
+                f"transaction.state.log.replication.factor={replicas}",
+                f"transaction.state.log.min.isr={in_sync}",
+                *(
+                    [f"default.replication.factor={replicas}", f"min.insync.replicas={in_sync}"]
+                    if p.kafka_nodes > 1
+                    else []
+                ),
                 # Tests create and join many consumer groups; don't wait 3 s for each.
                 "group.initial.rebalance.delay.ms=0",
                 "auto.create.topics.enable=true",
@@ -389,7 +463,7 @@ class Kafka(Service):
             "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.kafka=WARN\n"
         )
         if not (self.workdir / "data" / "meta.properties").exists():
-            cluster_id = _kafka_cluster_id()
+            cluster_id = self._cluster_id()
             proc = subprocess.run(
                 [str(java), "-cp", f"{libs}/*", *self._log4j(), "kafka.tools.StorageTool",
                  "format", "-t", cluster_id, "-c", str(props)],
@@ -397,6 +471,16 @@ class Kafka(Service):
             )
             if proc.returncode != 0:
                 raise ServiceError(f"formatting Kafka storage failed: {proc.stderr.strip()[-300:]}")
+
+    def _cluster_id(self) -> str:
+        """A fresh id for a single node; a cluster's nodes all share the profile's."""
+        if self.profile.kafka_nodes == 1:
+            return _kafka_cluster_id()
+        saved = services_dir() / self.profile.name / "kafka-cluster-id"
+        if not saved.exists():
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(_kafka_cluster_id())
+        return saved.read_text().strip()
 
     def _log4j(self) -> list[str]:
         return [f"-Dlog4j.configuration=file:{self.workdir / 'log4j.properties'}"]
@@ -416,16 +500,24 @@ class Kafka(Service):
             from kafka import KafkaAdminClient
 
             admin = KafkaAdminClient(
-                bootstrap_servers=self.profile.kafka_bootstrap, request_timeout_ms=3000,
+                bootstrap_servers=self.bootstrap, request_timeout_ms=3000,
                 client_id="callwatch-health",
             )
             try:
-                admin.list_topics()
+                if self.profile.kafka_nodes == 1:
+                    admin.list_topics()
+                    return True
+                # A cluster's node is healthy once the quorum has it as a live broker
+                # (registered and not fenced), not merely when its port answers.
+                brokers = admin.describe_cluster()["brokers"]
             finally:
                 admin.close()
         except Exception:  # any client error just means "not ready yet"
             return False
-        return True
+        return any(
+            b.get("broker_id", b.get("node_id")) == self.node and not b.get("is_fenced", False)
+            for b in brokers
+        )
 
 
 def _kafka_cluster_id() -> str:
@@ -559,39 +651,81 @@ class Elasticsearch(Service):
         return r.status_code == 200 and r.json().get("status") in {"green", "yellow"}
 
 
-def services(profile_name: str) -> list[Service]:
+def profile(profile_name: str) -> Profile:
     try:
-        profile = PROFILES[profile_name]
+        return PROFILES[profile_name]
     except KeyError:
         raise ServiceError(
             f"unknown profile {profile_name!r}; choose one of {sorted(PROFILES)}"
         ) from None
-    return [Kafka(profile), Elasticsearch(profile)]
+
+
+def kafka_nodes(profile_name: str) -> list[Kafka]:
+    p = profile(profile_name)
+    return [Kafka(p, node) for node in range(1, p.kafka_nodes + 1)]
+
+
+def services(profile_name: str) -> list[Service]:
+    return [*kafka_nodes(profile_name), Elasticsearch(profile(profile_name))]
+
+
+def _batches(profile_name: str) -> list[list[Service]]:
+    """What starts together: a cluster's Kafka nodes (none is healthy before a quorum
+    of them runs), then Elasticsearch."""
+    return [list(kafka_nodes(profile_name)), [Elasticsearch(profile(profile_name))]]
 
 
 def up(profile_name: str, report: Callable[[str], None] = print) -> Profile:
     """Start the profile's services; if one fails, stop those this call started
     (a Kafka left running by a failed start made the next run fail on it)."""
-    svcs = services(profile_name)
     started: list[Service] = []
-    for svc in svcs:
+    for batch in _batches(profile_name):
+        launched: list[tuple[Service, subprocess.Popen[bytes]]] = []
+        svc: Service | None = None
         try:
-            outcome = svc.start()
+            outcomes = {}
+            for svc in batch:
+                outcome, proc = svc.launch()
+                outcomes[svc.name] = outcome
+                if proc is not None:
+                    launched.append((svc, proc))
+            for svc, proc in launched:
+                svc.await_ready(proc)
+            svc = None
         except BaseException:
-            if svc.pid() is not None:
-                svc.stop()  # it was launched, then failed its health check
+            for other, _ in launched:  # launched, then failed (or a peer did)
+                if other.pid() is not None:
+                    outcome = other.stop()
+                    if other is not svc:
+                        report(f"{other.name}: {outcome} (the start failed)")
+            if svc is not None and svc.pid() is not None and svc not in started:
+                svc.stop()
             for earlier in reversed(started):
                 report(f"{earlier.name}: {earlier.stop()} (the start failed)")
             raise
-        if outcome.startswith("started"):
-            started.append(svc)
-        report(f"{svc.name}: {outcome}")
-    return svcs[0].profile
+        for svc in batch:
+            if outcomes[svc.name].startswith("started"):
+                started.append(svc)
+            report(f"{svc.name}: {outcomes[svc.name]}")
+    return profile(profile_name)
 
 
 def down(profile_name: str, report: Callable[[str], None] = print) -> None:
-    for svc in reversed(services(profile_name)):
-        report(f"{svc.name}: {svc.stop()}")
+    """Stop Elasticsearch, then every Kafka node at once: a cluster's node stopping
+    alone after its peers would wait for a quorum that is gone."""
+    for batch in reversed(_batches(profile_name)):
+        pids = {}
+        for svc in batch:
+            pid = svc.pid()
+            if pid is None:
+                svc.pidfile.unlink(missing_ok=True)
+            else:
+                os.killpg(pid, signal.SIGTERM)
+                pids[svc.name] = pid
+        for svc in reversed(batch):
+            if svc.name in pids:
+                svc._await_exit(pids[svc.name], 60)
+            report(f"{svc.name}: {'stopped' if svc.name in pids else 'not running'}")
 
 
 def status(profile_name: str) -> dict[str, str]:

@@ -111,3 +111,51 @@ def test_as_root_from_a_folder_the_es_user_cannot_enter_es_files_go_where_it_can
         es.stop()
         assert not local_services.port_open(profile.es_http_port), "left running"
         shutil.rmtree(fallback, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ the cluster profile
+
+
+def test_the_cluster_profile_is_three_replicated_nodes_on_ports_of_their_own() -> None:
+    cluster = local_services.PROFILES["cluster"]
+    nodes = local_services.kafka_nodes("cluster")
+    assert [n.name for n in nodes] == ["kafka-1", "kafka-2", "kafka-3"]
+    ports = [p for n in nodes for p in (n.port, n.controller_port)]
+    ports += [cluster.es_http_port, cluster.es_transport_port]
+    assert len(set(ports)) == len(ports) and all(p < 32768 for p in ports)  # below ephemeral
+    others = {
+        p
+        for name, profile in local_services.PROFILES.items()
+        if name != "cluster"
+        for n in range(1, profile.kafka_nodes + 1)
+        for p in (*profile.kafka_node_ports(n), profile.es_http_port, profile.es_transport_port)
+    }
+    assert not set(ports) & others
+    assert cluster.kafka_bootstrap == "127.0.0.1:27092,127.0.0.1:27094,127.0.0.1:27096"
+    props = dict(line.split("=", 1) for line in nodes[1].properties().splitlines() if "=" in line)
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == (
+        "1@127.0.0.1:27093,2@127.0.0.1:27095,3@127.0.0.1:27097"
+    )
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:27094,CONTROLLER://127.0.0.1:27095"
+    for key, value in {
+        "offsets.topic.replication.factor": "3",
+        "transaction.state.log.replication.factor": "3",
+        "transaction.state.log.min.isr": "2",
+        "default.replication.factor": "3",
+        "min.insync.replicas": "2",
+    }.items():
+        assert props[key] == value, key
+
+
+def test_single_node_profiles_keep_their_one_kafka() -> None:
+    for name in ("demo", "test", "faults", "bench"):
+        (kafka,) = local_services.kafka_nodes(name)
+        profile = local_services.PROFILES[name]
+        assert kafka.name == "kafka" and kafka.port == profile.kafka_port
+        assert profile.kafka_bootstrap == f"127.0.0.1:{profile.kafka_port}"
+        props = kafka.properties()
+        assert "node.id=1\n" in props and "offsets.topic.replication.factor=1\n" in props
+        assert "default.replication.factor" not in props
+    with pytest.raises(ValueError):
+        local_services.Kafka(local_services.PROFILES["demo"], node=2)
