@@ -23,11 +23,10 @@ from agents.faust_compat import positions
 pytestmark = pytest.mark.integration
 
 
-def test_asks_the_committed_and_end_offsets_of_partitions(kafka_bootstrap: str) -> None:
+def test_asks_the_committed_end_and_start_offsets_of_partitions(kafka_bootstrap: str) -> None:
     topic, group = f"positions-{uuid.uuid4().hex[:8]}", f"positions-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(topic, 3, 1)])
-    admin.close()
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     for partition, count in ((0, 5), (1, 2)):
         for _ in range(count):
@@ -38,17 +37,24 @@ def test_asks_the_committed_and_end_offsets_of_partitions(kafka_bootstrap: str) 
                               enable_auto_commit=False)
     committer.commit({TopicPartition(topic, 0): OffsetAndMetadata(3, "", -1)})
     committer.close()
+    # partition 1: retention took its first record (the log starts at 1)
+    admin.delete_records({TopicPartition(topic, 1): 1})
+    admin.close()
 
-    async def ask() -> tuple[dict[TP, int], dict[TP, int | None]]:
+    async def ask() -> tuple[dict[TP, int], dict[TP, int | None], list[int]]:
         app = faust.App(group, broker=f"kafka://{kafka_bootstrap}", web_enabled=False)
         app.topic(topic)
         await app.consumer.start()
         try:
-            return await positions.ask_kafka(app.consumer, [TP(topic, p) for p in range(3)])
+            tps = [TP(topic, p) for p in range(3)]
+            ends, committed = await positions.ask_kafka(app.consumer, tps)
+            return ends, committed, [await positions.start_of(app.consumer, tp) for tp in tps]
         finally:
             await app.consumer.stop()
 
-    ends, committed = asyncio.run(ask())
+    ends, committed, starts = asyncio.run(ask())
     assert ends == {TP(topic, 0): 5, TP(topic, 1): 2, TP(topic, 2): 0}
     # partition 0: 2 events left to read; 1: never committed (read from the start); 2: empty
     assert committed == {TP(topic, 0): 3, TP(topic, 1): None, TP(topic, 2): None}
+    # where the group's consumption starts: the committed offset, else the log start
+    assert starts == [3, 1, 0]

@@ -34,6 +34,7 @@ from typing import Any, Final
 
 from faust.transport.consumer import Consumer
 
+from agents.faust_compat import positions
 from agents.faust_compat.batching import IN_PROGRESS
 from agents.faust_compat.in_order import let_go_all
 from agents.lifecycle import is_stopping
@@ -48,12 +49,13 @@ _faust_wait_empty = Consumer.wait_empty
 RECHECK_SECONDS: Final = 10.0
 # A rebalance waits this long at most for the streams to acknowledge what they were given.
 WAIT_EMPTY_SECONDS: Final = 30.0
-_PENDING: Final = None  # the log start is being asked for
+_PENDING: Final = None  # the log start (or the group's start) is being asked for
 _tasks: set[asyncio.Future[Any]] = set()
 
 
 def _missing(consumer: Any) -> dict[Any, tuple[int | None, float, int | None]]:
-    """Per partition: (committed offset or None, when, log start or _PENDING)."""
+    """Per partition: (the offset sought back to, or None; when; the log start -- with
+    no committed offset known, where the group starts -- or _PENDING)."""
     state: dict[Any, tuple[int | None, float, int | None]]
     state = consumer.__dict__.setdefault("_callwatch_missing", {})
     return state
@@ -74,7 +76,7 @@ def _strict_new_offset(self: Any, tp: Any) -> int | None:
     committed = self._committed_offset[tp]
     end: int | None
     if committed is None:
-        end = _from_log_start(self, tp, acked)
+        end = _from_group_start(self, tp, acked)
     else:
         end = _run_end(acked, committed)
         if end == committed:
@@ -84,29 +86,45 @@ def _strict_new_offset(self: Any, tp: Any) -> int | None:
     return end
 
 
-def _from_log_start(consumer: Any, tp: Any, acked: set[int]) -> int | None:
-    """No committed offset known: faust keeps a committed 0 as None, and a partition
-    just assigned has none until faust's recovery seeks it to the group's. Commit
-    the run from the log start (looked up again every ``RECHECK_SECONDS``), if there
-    is one; otherwise nothing, and no seek: where the group stands is not known yet
-    (a partition never committed whose first message was skipped stays uncommitted,
-    and the next start reads it again)."""
+def _from_group_start(consumer: Any, tp: Any, acked: set[int]) -> int | None:
+    """No committed offset known to faust: it keeps a committed 0 as None, and a
+    partition just assigned has none until faust's recovery seeks it to the group's.
+    Kafka is asked where the group's consumption starts (``positions.start_of``: its
+    committed offset or, never committed, the log start; again every
+    ``RECHECK_SECONDS``) and the unbroken run from there is committed, if there is
+    one. If there is none -- later offsets acknowledged, the first ones not: faust
+    dropped them at a hand-over -- nothing is committed and the partition is sought
+    back there, so they are read again (once every ``RECHECK_SECONDS`` while still
+    missing). Before, nothing was sought: a survivor that took over a partition its
+    first owner never committed did not process its first records until the next
+    restart."""
     state = _missing(consumer)
     known = state.get(tp)
     now = time.monotonic()
-    if (
-        known is None
-        or known[0] is not None
-        or (known[2] is not _PENDING and now - known[1] >= RECHECK_SECONDS)
-    ):
+    if known is None or (known[2] is not _PENDING and now - known[1] >= RECHECK_SECONDS):
         state[tp] = (None, now, _PENDING)
-        _spawn(_look_up_log_start(consumer, tp, state))
+        _spawn(_look_up_start(consumer, tp, state))
         return None
-    log_start = known[2]
-    if log_start is _PENDING:
+    start = known[2]
+    if start is _PENDING:
         return None
-    end = _run_end(acked, log_start)
-    return end if end > log_start else None
+    end = _run_end(acked, start)
+    if end > start:
+        return end
+    if known[0] is None:  # not sought back since the start was read
+        state[tp] = (start, now, _PENDING)
+        _spawn(_read_again(consumer, tp, start, state))
+    return None
+
+
+async def _look_up_start(consumer: Any, tp: Any, state: dict[Any, Any]) -> None:
+    try:
+        start = await positions.start_of(consumer, tp)
+    except Exception as exc:  # ask again at the next commit
+        log.warning("%s: cannot ask where the group starts (%r); not committing yet", tp, exc)
+        state.pop(tp, None)
+        return
+    state[tp] = (None, time.monotonic(), start)
 
 
 async def _log_start(consumer: Any, tp: Any, state: dict[Any, Any]) -> int | None:
@@ -117,12 +135,6 @@ async def _log_start(consumer: Any, tp: Any, state: dict[Any, Any]) -> int | Non
         state.pop(tp, None)
         return None
     return log_start
-
-
-async def _look_up_log_start(consumer: Any, tp: Any, state: dict[Any, Any]) -> None:
-    log_start = await _log_start(consumer, tp, state)
-    if log_start is not None:
-        state[tp] = (None, time.monotonic(), log_start)
 
 
 def _spawn(coroutine: Any) -> None:

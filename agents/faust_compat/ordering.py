@@ -39,6 +39,7 @@ from typing import Any, Final
 
 from faust.transport.consumer import Consumer
 
+from agents.faust_compat import positions
 from callwatch import metrics
 
 log = logging.getLogger("callwatch.offsets")
@@ -55,9 +56,10 @@ _tasks: set[asyncio.Future[Any]] = set()
 @dataclass
 class _Run:
     generation: int
-    next: int | None  # the offset the run continues with (None: the first record starts it)
+    next: int | None  # the offset the run continues with (None: not known yet, see _place)
     sought_for: int | None = None  # the early offset that made us seek back
     sought_at: float = 0.0
+    placing: bool = False  # asking Kafka where the run starts
 
 
 def admit(consumer: Any, tp: Any, offset: int, now: float) -> bool:
@@ -67,7 +69,16 @@ def admit(consumer: Any, tp: Any, offset: int, now: float) -> bool:
     run = runs.get(tp)
     if run is None or run.generation != generation:  # assigned (again): from the committed offset
         run = runs[tp] = _Run(generation, consumer._committed_offset.get(tp))
-    if run.next is None or offset == run.next:
+    if run.next is None:
+        # faust knows no committed offset for it (never committed, or not sought yet
+        # since the assignment): the first record fetched need not be where the run
+        # starts -- faust may have dropped the ones before it at the hand-over (see the
+        # module's docstring). Hold everything until Kafka says where it starts.
+        if not run.placing:
+            run.placing = True
+            _spawn(_place(consumer, tp, run))
+        return False
+    if offset == run.next:
         run.next, run.sought_for = offset + 1, None
         return True
     if offset < run.next:
@@ -87,15 +98,44 @@ def admit(consumer: Any, tp: Any, offset: int, now: float) -> bool:
     return False
 
 
+async def _place(consumer: Any, tp: Any, run: _Run) -> None:
+    """Start ``run`` where the group's consumption of ``tp`` starts and read it from there.
+
+    A takeover showed why: a worker killed before its first commit of a partition
+    left it with no committed offset; the survivor's first fetch of it was dropped
+    by faust during the recovery, and the guard took the next record fetched for
+    the start of the run. The records before it were never processed on the
+    survivor (nor committed: ``offsets`` commits a never-committed partition only
+    from its log start), so the partition stayed "unread" for good and the
+    engine's clock held every deadline back."""
+    try:
+        start = await positions.start_of(consumer, tp)
+    except Exception as exc:  # the next record asks again
+        log.warning("%s: cannot ask where it starts (%r); holding its records", tp, exc)
+        run.placing = False
+        return
+    if _runs(consumer).get(tp) is not run:
+        return  # reassigned meanwhile: the new run places itself
+    run.next, run.placing, run.sought_for = start, False, None
+    try:  # the records held meanwhile come again from there
+        await consumer.seek_wait({tp: start})
+    except Exception as exc:  # a record past the start seeks back again (admit)
+        log.warning("%s: could not seek to its start %d (%r)", tp, start, exc)
+
+
+def _spawn(coroutine: Any) -> None:
+    task = asyncio.ensure_future(coroutine)
+    _tasks.add(task)  # keep a reference until it is done
+    task.add_done_callback(_tasks.discard)
+
+
 def _runs(consumer: Any) -> dict[Any, _Run]:
     runs: dict[Any, _Run] = consumer.__dict__.setdefault("_callwatch_runs", {})
     return runs
 
 
 def _seek_back_soon(consumer: Any, tp: Any, offset: int) -> None:
-    task = asyncio.ensure_future(_seek_back(consumer, tp, offset))
-    _tasks.add(task)  # keep a reference until it is done
-    task.add_done_callback(_tasks.discard)
+    _spawn(_seek_back(consumer, tp, offset))
 
 
 def _holes(consumer: Any, tp: Any) -> deque[tuple[int, int]]:

@@ -30,14 +30,30 @@ async def ask_kafka(consumer: Any, tps: Iterable[TP]) -> tuple[dict[TP, int], di
     """The end offsets and the group's committed offsets (None: never committed) of ``tps``."""
     wanted = list(tps)
     ends = dict(await consumer.highwaters(*wanted))
+    return ends, await committed_offsets(consumer, wanted)
+
+
+async def committed_offsets(consumer: Any, tps: list[TP]) -> dict[TP, int | None]:
+    """The group's committed offsets of ``tps`` (None: never committed)."""
     thread = consumer._thread  # faust's AIOKafkaConsumerThread: aiokafka runs on its loop
 
     async def committed() -> dict[TP, int | None]:
-        found = await thread._ensure_consumer()._coordinator.fetch_committed_offsets(wanted)
+        found = await thread._ensure_consumer()._coordinator.fetch_committed_offsets(tps)
         out: dict[TP, int | None] = {}
-        for tp in wanted:
+        for tp in tps:
             meta = found.get(tp)
             out[tp] = None if meta is None or meta.offset < 0 else meta.offset
         return out
 
-    return ends, await thread.call_thread(committed)
+    result: dict[TP, int | None] = await thread.call_thread(committed)
+    return result
+
+
+async def start_of(consumer: Any, tp: TP) -> int:
+    """Where the group's consumption of ``tp`` starts: its committed offset, or, never
+    committed, the log start (the consumer's reset is "earliest")."""
+    offset = (await committed_offsets(consumer, [tp])).get(tp)
+    if offset is not None:
+        return offset
+    starts = await consumer.earliest_offsets(tp)
+    return int(starts.get(tp, 0))

@@ -130,27 +130,40 @@ def test_a_missing_offset_the_log_still_holds_is_read_again() -> None:
     assert consumer.sought == [(TP0, 10)]
 
 
-def test_no_committed_offset_commits_from_the_log_start(
+def test_no_committed_offset_commits_from_where_the_group_starts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # faust keeps a committed 0 as None; the log start is looked up first
+    # faust keeps a committed 0 as None, and knows none for a partition just assigned
+    # until its seek: Kafka is asked where the group starts (positions.start_of, tested
+    # against a real broker in tests/test_faust_positions.py): the committed offset,
+    # or, never committed, the log start.
+    group_committed: dict[str, int | None] = {"offset": None}
+
+    async def start_of(consumer: Any, tp: Any) -> int:
+        return group_committed["offset"] if group_committed["offset"] is not None else (
+            consumer.log_start
+        )
+
+    monkeypatch.setattr(offsets.positions, "start_of", start_of)
     consumer = FakeConsumer(None, [0, 1, 2, 4])
     assert new_offsets(consumer, 2) == [None, 3]
     assert consumer._acked_index[TP0] == {4}
     assert new_offsets(FakeConsumer(None, [5, 6], log_start=5), 2) == [None, 7]
-    # a partition just assigned, before faust seeks it to the group's offset:
-    # nothing is committed and nothing is read again at once
+    # a partition just assigned, before faust seeks it to the group's offset (40):
+    # committed from there, nothing read again
+    group_committed["offset"] = 40
     consumer = FakeConsumer(None, [40, 41])
-    assert new_offsets(consumer, 3) == [None, None, None]
+    assert new_offsets(consumer, 2) == [None, 42]
     assert consumer.sought == []
-    consumer._committed_offset[TP0] = 40  # faust learned the group's offset
-    assert new_offsets(consumer) == [42]
-    # nothing committed and the log start unacknowledged: where the group stands is
-    # not known yet, so nothing is committed and nothing is sought (no re-reading the log)
-    monkeypatch.setattr(offsets, "RECHECK_SECONDS", 0.0)
-    consumer = FakeConsumer(None, [1, 2])
-    assert new_offsets(consumer, 3) == [None, None, None]
-    assert consumer.sought == []
+    # never committed, and its first records never acknowledged though later ones
+    # were (faust dropped them at a takeover): nothing committed, read again from the
+    # log start -- once, then again only after RECHECK_SECONDS
+    group_committed["offset"] = None
+    consumer = FakeConsumer(None, [2, 3])
+    assert new_offsets(consumer, 4) == [None, None, None, None]
+    assert consumer.sought == [(TP0, 0)]
+    consumer._acked_index[TP0] |= {0, 1}  # read again and processed
+    assert new_offsets(consumer) == [4]
 
 
 def test_a_slower_channel_owes_every_alert_but_those_withdrawn_before_it_heard() -> None:

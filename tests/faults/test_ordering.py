@@ -68,9 +68,22 @@ def test_a_seek_that_brought_nothing_is_asked_again_later() -> None:
     assert consumer.sought == [(TP, 10), (TP, 10)]
 
 
-def test_a_new_assignment_starts_again_from_the_committed_offset() -> None:
+def test_with_no_committed_offset_the_run_starts_where_kafka_says(monkeypatch) -> None:
+    # positions.start_of itself is tested against a real broker (tests/test_faust_positions.py)
+    async def start_of(consumer: Any, tp: Any) -> int:
+        return 38  # never committed: the log start
+
+    monkeypatch.setattr(ordering.positions, "start_of", start_of)
     consumer = FakeConsumer(committed=None)
-    assert feed(consumer, [40, 41]) == [40, 41]  # nothing committed: the first record starts
+    # faust dropped 38 and 39 at the hand-over: 40 must not pass for the run's start
+    assert feed(consumer, [40, 41]) == []
+    assert consumer.sought == [(TP, 38)]  # placed, and read again from there
+    assert feed(consumer, [38, 39, 40, 41]) == [38, 39, 40, 41]
+
+
+def test_a_new_assignment_starts_again_from_the_committed_offset() -> None:
+    consumer = FakeConsumer(committed=40)
+    assert feed(consumer, [40, 41]) == [40, 41]
     consumer.app.consumer_generation_id = 2
     consumer._committed_offset[TP] = 41
     assert feed(consumer, [43]) == []
