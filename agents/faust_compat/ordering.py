@@ -16,7 +16,8 @@ events topic out of order, and the events read again later look late to the
 engine.
 
 So for the ordered topics (raw and events) a record is let through only if it
-continues the partition's unbroken run from the committed offset; one that
+continues the partition's unbroken run from the committed offset (faust's, or,
+when faust knows none, where Kafka says the group starts: ``_place``); one that
 arrives past a gap is held back (never handed to a stream, so never
 acknowledged or committed) and the partition is sought back to the first
 missing offset, from where the records come again in order. A record read again
