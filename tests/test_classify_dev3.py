@@ -12,18 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from streams.agency_registry import default_registry, registry_without_phones
-from streams.classify import OriginatorDecision, OriginatorSignals, classify_originator
-
-REGISTRY = default_registry()
-
-
-def decide(narrative: str | None = None, **fields: str) -> OriginatorDecision:
-    return classify_originator(OriginatorSignals(narrative=narrative, **fields), REGISTRY)
-
-
-def outcome(d: OriginatorDecision) -> str:
-    return "positive" if d.immigration_agency else "review" if d.review else "negative"
+from streams.agency_registry import registry_without_phones
+from streams.classify import OriginatorSignals, classify_originator
+from tests.classify_helpers import REGISTRY, decide, outcome
 
 
 @pytest.mark.parametrize(

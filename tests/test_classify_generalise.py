@@ -11,21 +11,13 @@ import pytest
 
 from callwatch.originator_evaluation import evaluate_corpus, format_evaluation
 from schemas.events import Caller, CallReceived
-from streams.agency_registry import default_registry, fold, tokens_of
-from streams.classify import OriginatorDecision, OriginatorSignals, classify_originator
+from streams.agency_registry import fold, tokens_of
+from streams.classify import OriginatorSignals, classify_originator
 from streams.originator import make_classifier
+from tests.classify_helpers import REGISTRY, decide, outcome
 from tests.tools import eval_classifier
 
-REGISTRY = default_registry()
 BLIND = Path(__file__).parent / "corpus" / "blind"
-
-
-def decide(narrative: str | None = None, **fields: str) -> OriginatorDecision:
-    return classify_originator(OriginatorSignals(narrative=narrative, **fields), REGISTRY)
-
-
-def outcome(d: OriginatorDecision) -> str:
-    return "positive" if d.immigration_agency else "review" if d.review else "negative"
 
 
 # ------------------------------------------------------------------- Spanish
