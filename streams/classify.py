@@ -364,6 +364,7 @@ def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: 
         ]
         grouped = len(found) > 1 and cues.may_list_agencies(upper)
         lead = _other_lead(upper, found) if len(found) > 1 else None
+        disowned = cues.NOT_FROM_THEM.search(upper) is not None  # of the whole text: once
         for mention in found:
             if lead is not None and mention.term.agency.kind != "other":
                 why = f"a member of a group {lead.term.agency.id} leads"
@@ -373,7 +374,7 @@ def _read_narrative(text: str, registry: AgencyRegistry, tally: _Tally, signal: 
                 if mention.term.agency.kind != "other":
                     tally.members.append((signal, mention, upper))
                 continue
-            _judge_mention(upper, mention, breaks, tally, signal)
+            _judge_mention(upper, mention, breaks, tally, signal, disowned)
     unnamed = registry.unnamed_federal
     if agent_word and unnamed is not None:
         for start, end in cues.generic_agents(upper):
@@ -421,7 +422,8 @@ def _clause(breaks: list[int], start: int, end: int, length: int) -> tuple[int, 
 
 
 def _judge_mention(
-    upper: str, mention: Mention, breaks: list[int], tally: _Tally, signal: str
+    upper: str, mention: Mention, breaks: list[int], tally: _Tally, signal: str,
+    disowned: bool,
 ) -> None:
     """Decide what one mention in free text says about who is calling."""
     start, end = mention.start, mention.end
@@ -432,9 +434,7 @@ def _judge_mention(
     ):
         tally.discounted(signal, mention, upper, lo, hi, "someone else is talking about it")
         return
-    if cues.NOT_FROM_THEM.search(upper) or cues.PLACE_ASIDE.search(
-        upper, max(0, start - 50), start
-    ):
+    if disowned or cues.PLACE_ASIDE.search(upper, max(0, start - 50), start):
         tally.discounted(signal, mention, upper, lo, hi, "not its call (said so, or a place)")
         return
     kin = cues.KIN.search(upper, lo, start)
