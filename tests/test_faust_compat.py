@@ -16,7 +16,7 @@ from faust.transport.drivers.aiokafka import Producer
 from faust.transport.producer import ProducerBuffer
 
 from agents import faust_compat
-from agents.faust_compat import flush, offsets, ordering
+from agents.faust_compat import flush, offsets, ordering, seek
 
 
 def test_the_installed_libraries_are_the_ones_the_workarounds_were_tested_with() -> None:
@@ -43,10 +43,11 @@ def test_another_version_is_refused_with_what_to_do() -> None:
         (ordering._faust_getmany, ordering._getmany_in_order),
         (flush._faust_flush, flush._flush_all),
         (flush._faust_put, flush._put),
+        (seek._faust_perform_seek, seek._perform_seek_all),
         (flush._faust_send_pending, flush._send_pending),
     ],
     ids=["Consumer._new_offset", "Consumer.wait_empty", "Consumer.getmany", "Producer.flush",
-         "ProducerBuffer.put", "ProducerBuffer._send_pending"],
+         "ProducerBuffer.put", "ProducerBuffer._send_pending", "Consumer.perform_seek"],
 )
 def test_each_replacement_takes_what_faust_passes_to_the_original(
     original: Any, replacement: Any
@@ -66,6 +67,7 @@ def test_install_patches_the_real_classes_and_is_idempotent() -> None:
     assert Consumer.wait_empty is offsets._bounded_wait_empty
     assert Consumer.getmany is ordering._getmany_in_order
     assert Producer.flush is flush._flush_all
+    assert Consumer.perform_seek is seek._perform_seek_all
     assert ProducerBuffer.put is flush._put
     assert ProducerBuffer._send_pending is flush._send_pending
     assert {"x.raw", "x.events"} <= ordering._ordered

@@ -30,6 +30,10 @@ The workarounds, each in its own module:
   gives up after 0.1 s without a send, and its buffer size drops before the
   client holds a message, so a table write could trail a commit). No upstream
   issue found.
+- ``seek``: after a rebalance, a partition with no committed offset is sought to
+  the log start too (faust seeks only those with one, so records its recovery
+  fetched and discarded were never read again on that worker). No upstream
+  issue found.
 - ``positions``: where a partition stands (its end, the group's committed
   offset), asked of Kafka when faust cannot say: its one seek to the committed
   offsets after a rebalance can time out, and a taken-over partition with nothing
@@ -58,7 +62,7 @@ from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from faust.transport.producer import ProducerBuffer
 
-from agents.faust_compat import flush, offsets, ordering
+from agents.faust_compat import flush, offsets, ordering, seek
 
 # The versions these workarounds were written for and tested against. Change them
 # only after tests/test_faust_compat.py and the fault suite pass on the new ones.
@@ -68,7 +72,8 @@ TESTED_WITH: Final = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0", "mode-s
 CLASS_MEMBERS: Final = {
     Consumer: ("_new_offset", "wait_empty", "getmany", "_wait_for_ack",
                "_clean_unacked_messages", "commit", "commit_and_end_transactions",
-               "seek_wait", "highwater"),
+               "seek_wait", "highwater", "perform_seek", "earliest_offsets",
+               "_is_changelog_tp"),
     Producer: ("flush", "send", "_ensure_producer"),
     ProducerBuffer: ("flush_atmost", "size", "put", "_send_pending", "_handle_pending"),
     Stream: ("take_events",),
@@ -77,7 +82,7 @@ CLASS_MEMBERS: Final = {
 }
 # ... and on the app's consumer and producer (set in their __init__, not on the class).
 CONSUMER_ATTRIBUTES: Final = (
-    "_unacked_messages", "_committed_offset", "_acked_index", "app", "_thread",
+    "_unacked_messages", "_committed_offset", "_acked_index", "app", "_thread", "_read_offset",
 )
 PRODUCER_ATTRIBUTES: Final = ("buffer",)
 
@@ -138,4 +143,5 @@ def install(ordered_topics: Iterable[str]) -> None:
     offsets.install()  # never commit past an unacknowledged offset (#606)
     flush.install()  # a flush waits until what faust's producer buffer held is handed over
     ordering.install(ordered_topics)  # these topics reach the streams in offset order
+    seek.install()  # after a rebalance, uncommitted partitions are read from the log start
 
