@@ -24,12 +24,11 @@ from typing import Any, Final, cast
 
 import faust
 import orjson
-from aiokafka.partitioner import murmur2
 from faust.types import EventT, StreamT
 
 from agents.faust_compat.batching import batches
 from agents.lifecycle import on_stopping
-from agents.topics import TopicNames, deadletter_headers
+from agents.topics import TopicNames, deadletter_headers, partition_of
 from callwatch import metrics
 from callwatch.alerting.acks import AckServer, bind, load_tokens
 from callwatch.alerting.action_links import LinkSigner, actions_base_url, load_link_key
@@ -50,12 +49,6 @@ _ACK_FIELDS: Final = ("ack_id", "dedup_key", "call_id", "by", "at")
 
 def wall_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def partition_of(call_id: str, partitions: int) -> int:
-    """The alerts-topic partition of a call: Kafka's default partitioner (murmur2),
-    as the engine's and the ack command's producers use it."""
-    return int(murmur2(call_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 class TableStore:
@@ -110,7 +103,7 @@ def register_alerter(app: faust.App, topics: TopicNames, components: Components)
     owned: set[int] = set()  # partitions of the alerts topic this worker consumes
 
     def owns(call_id: str) -> bool:
-        return partition_of(call_id, settings.topic_partitions) in owned
+        return partition_of(call_id.encode(), settings.topic_partitions) in owned
 
     async def durable() -> None:
         # the table's changelog writes (and anything else pending) acknowledged by Kafka

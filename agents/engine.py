@@ -25,7 +25,6 @@ from typing import Any, cast
 
 import faust
 import orjson
-from aiokafka.partitioner import murmur2
 from faust.types import EventT, StreamT
 
 from agents.faust_compat import positions
@@ -33,6 +32,7 @@ from agents.faust_compat.batching import batches
 from agents.faust_compat.in_order import InOrder
 from agents.output import Headers, Output
 from agents.topics import TopicNames, deadletter_headers
+from agents.topics import partition_of as topics_partition_of
 from callwatch import metrics
 from callwatch.bootstrap import Components
 from streams.codec import Rejected, decode
@@ -220,8 +220,8 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
                 clock.observe(seeds.pop(tp.partition), tp.partition)
 
     def partition_of(key: bytes) -> int:
-        """The events (and changelog) partition of a call: the producers' murmur2 of its id."""
-        return int(murmur2(key) & 0x7FFFFFFF) % partitions
+        """The events (and changelog) partition of a call."""
+        return topics_partition_of(key, partitions)
 
     @app.agent(events_topic, name="callwatch.engine")
     async def process(stream: StreamT[bytes]) -> None:

@@ -17,9 +17,17 @@ from dataclasses import dataclass
 from typing import Final
 
 import faust
+from aiokafka.partitioner import murmur2
 
 from callwatch.kafka_admin import TopicSpec
 from callwatch.settings import Settings
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition of a key on every keyed topic (and the tables' changelogs): Kafka's
+    default partitioner, murmur2, as every producer of the pipeline uses it."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
 
 NAMES: Final = ("raw", "events", "deadletter", "calls", "findings", "alerts", "deliveries")
 

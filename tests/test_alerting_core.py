@@ -814,10 +814,11 @@ def test_a_worker_delivers_only_for_the_calls_it_owns() -> None:
     asyncio.run(scenario())
 
 
-def test_the_alerter_computes_partitions_as_the_kafka_producers_do() -> None:
+def test_the_pipeline_computes_partitions_as_the_kafka_producers_do() -> None:
     from kafka.partitioner.default import murmur2
 
-    from agents.alerter import partition_of
+    from agents.topics import partition_of
 
     for call_id in ("SIM-2-20170410T0600-000407", "ICE-1", "2017-041300123"):
-        assert partition_of(call_id, 4) == (murmur2(call_id.encode()) & 0x7FFFFFFF) % 4
+        key = call_id.encode()
+        assert partition_of(key, 4) == (murmur2(key) & 0x7FFFFFFF) % 4
