@@ -204,17 +204,21 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
         asked_start.update({tp: 0 if at is None else at for tp, at in committed.items()})
 
     def hold_backlogged() -> None:
-        """Partitions with events not read yet keep holding time back (``clock.hold``),
+        """Partitions with events not read yet, or not yet in Kafka from this worker's
+        producer, keep holding time back (``clock.hold``),
         so a worker stalled for longer than the idle time (a slow commit, a busy host)
         does not let the other partitions' time fire their calls' deadlines early.
         A partition with nothing left to read starts its clock from its recovered
         state's latest event time, if it has not yet (see ``tick``)."""
         consumer = cast(Any, app.consumer)
+        # Events this worker's ingest has not got into Kafka yet (a partition without a
+        # leader during a failover) are still to come too.
+        sending = positions.sending_to(app.producer, events_name)
         for tp in app.assignor.assigned_actives():
             if tp.topic != events_name:
                 continue
             left = unread(consumer, tp)
-            if holds_time_back(left):
+            if holds_time_back(left) or tp.partition in sending:
                 clock.hold(tp.partition)
             elif tp.partition in seeds:
                 clock.observe(seeds.pop(tp.partition), tp.partition)

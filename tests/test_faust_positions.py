@@ -58,3 +58,28 @@ def test_asks_the_committed_end_and_start_offsets_of_partitions(kafka_bootstrap:
     assert committed == {TP(topic, 0): 3, TP(topic, 1): None, TP(topic, 2): None}
     # where the group's consumption starts: the committed offset, else the log start
     assert starts == [3, 1, 0]
+
+
+def test_sending_to_names_the_partitions_the_producer_still_holds(kafka_bootstrap: str) -> None:
+    topic = f"positions-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin.create_topics([NewTopic(topic, 3, 1)])
+    admin.close()
+
+    async def send() -> tuple[set[int], set[int], set[int]]:
+        # a long linger keeps the batch in aiokafka's accumulator until the flush
+        app = faust.App(f"positions-{uuid.uuid4().hex[:8]}", broker=f"kafka://{kafka_bootstrap}",
+                        web_enabled=False, producer_linger_ms=2_000)
+        producer = app.producer
+        await producer.start()
+        try:
+            before = positions.sending_to(producer, topic)
+            await producer.send(topic, None, b"event", partition=2, timestamp=None, headers=None)
+            held = positions.sending_to(producer, topic)
+            await producer.flush()
+            return before, held, positions.sending_to(producer, topic)
+        finally:
+            await producer.stop()
+
+    before, held, after = asyncio.run(send())
+    assert (before, held, after) == (set(), {2}, set())

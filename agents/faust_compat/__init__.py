@@ -38,7 +38,9 @@ The workarounds, each in its own module:
   offset), asked of Kafka when faust cannot say: its one seek to the committed
   offsets after a rebalance can time out, and a taken-over partition with nothing
   new to read then stays unplaced for good (the engine's clock held every
-  deadline back). No upstream issue found.
+  deadline back); and which partitions the producer still holds unacknowledged
+  records for (aiokafka's accumulator), so an events partition whose leader is
+  failing over keeps holding the clock. No upstream issue found.
 - ``batching``: batches acknowledged only after the body returned (faust's
   ``take_events`` acknowledges in a ``finally``, also when the body was
   cancelled); the producer learns the changelog topics' metadata before the
@@ -84,7 +86,7 @@ CLASS_MEMBERS: Final = {
 CONSUMER_ATTRIBUTES: Final = (
     "_unacked_messages", "_committed_offset", "_acked_index", "app", "_thread", "_read_offset",
 )
-PRODUCER_ATTRIBUTES: Final = ("buffer",)
+PRODUCER_ATTRIBUTES: Final = ("buffer", "_producer")
 
 
 class IncompatibleFaust(RuntimeError):

@@ -57,3 +57,23 @@ async def start_of(consumer: Any, tp: TP) -> int:
         return offset
     starts = await consumer.earliest_offsets(tp)
     return int(starts.get(tp, 0))
+
+
+def sending_to(producer: Any, topic: str) -> set[int]:
+    """The partitions of ``topic`` this worker's producer holds records for that Kafka
+    has not acknowledged yet: batched, or sent and awaiting the answer.
+
+    The engine holds such a partition's clock back. The fault suite's three-broker run
+    showed why: with the leader of an events partition killed, the ingest's events
+    for it waited in the producer for the new leader (9 s), nothing was unread on
+    the partition itself, it went quiet after the idle time, and the others' time
+    fired a deadline of one of its calls before the event that met it arrived (a
+    commander finding, and its alert, that the truth does not have)."""
+    client = producer._producer  # aiokafka's AIOKafkaProducer; None before the start
+    if client is None:
+        return set()
+    accumulator = client._message_accumulator
+    waiting = {tp.partition for tp, batches in accumulator._batches.items()
+               if tp.topic == topic and batches}
+    waiting.update(b.tp.partition for b in accumulator._pending_batches if b.tp.topic == topic)
+    return waiting

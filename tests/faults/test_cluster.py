@@ -242,17 +242,23 @@ def leader_killed(
             assert victim.kill() == "killed"
             killed = time.monotonic()
 
-            def new_leader() -> int | None:
+            seen: list[int] = []  # the new leader, as the probe that found it saw it
+
+            def new_leader() -> bool:
                 try:
                     now = partitions(survivors, [topic])[tp]
-                except Exception:
-                    return None
-                moved = now["leader_id"] not in (leader, -1)
-                return now["leader_id"] if moved and leader not in now["isr_nodes"] else None
+                except Exception:  # the survivors still settling: not yet
+                    return False
+                if now["leader_id"] in (leader, -1) or leader in now["isr_nodes"]:
+                    return False
+                seen.append(now["leader_id"])
+                return True
 
+            # Not asked a second time: a later metadata request can fail while the
+            # cluster settles (the suite saw it once), which is not the fault under test.
             elected = wait_until(f"a new leader of {tp}", new_leader, 120, p.alive, 0.25)
-            successor = new_leader()
-            assert successor is not None and successor != leader, "the leader did not move"
+            successor = seen[-1]
+            assert successor != leader, "the leader did not move"
             assert successor in before["replica_nodes"], f"{successor} is no replica of {tp}"
             written = ends.known(tp, p.alive)
             wait_until(f"{tp} to take writes again", lambda: ends(tp) > written, 120, p.alive, 0.25)
