@@ -18,6 +18,7 @@ writing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ from faust.types import EventT, StreamT
 from agents.faust_compat import positions
 from agents.faust_compat.batching import batches
 from agents.faust_compat.in_order import InOrder
+from agents.lifecycle import on_stopping
 from agents.output import Headers, Output
 from agents.topics import TopicNames, deadletter_headers
 from agents.topics import partition_of as topics_partition_of
@@ -154,6 +156,7 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     asked_end: dict[Any, int] = {}
     asked_start: dict[Any, int] = {}
     unknown_since: dict[Any, float] = {}
+    asking: dict[str, asyncio.Future[None] | None] = {"task": None}
 
     def unread(consumer: Any, tp: Any) -> int | None:
         """Events of ``tp`` not yet processed (None while its end or start is unknown)."""
@@ -305,7 +308,10 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
     async def fire_deadlines() -> None:
         if not cast(Any, app.tables).recovery.completed.is_set():
             return
-        await place_unknown()  # outside the lock: a batch need not wait for Kafka's answer
+        # In the background, one at a time: neither a batch nor this timer waits for
+        # Kafka's answer (a tick that did ran over its interval on a busy start).
+        if asking["task"] is None or asking["task"].done():
+            asking["task"] = asyncio.ensure_future(place_unknown())
         async with lock:
             await tick()
         metrics.deadlines_pending(len(queue))
@@ -372,6 +378,15 @@ def register_engine(app: faust.App, topics: TopicNames, components: Components) 
             picture(key, step.state, stamp, messages)
             states[key] = step.state
         await send_all(timer_output, messages, states)
+
+    async def _stop_asking() -> None:
+        task = asking["task"]
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    on_stopping(app, _stop_asking)
 
     async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
         rebuild["needed"] = True

@@ -79,6 +79,12 @@ def active(am: Alertmanager, name: str) -> list[dict[str, Any]]:
     return [a for a in response.json() if a["status"]["state"] == "active"]
 
 
+def stage_active(am: Alertmanager, name: str, stage: str) -> list[dict[str, Any]]:
+    """The active ``name`` alerts, if one of them is for ``stage`` (else none)."""
+    alerts = active(am, name)
+    return alerts if any(a["labels"].get("stage") == stage for a in alerts) else []
+
+
 def notified(hooks: WebhookReceiver, name: str, status: str) -> bool:
     return any(
         alert["labels"].get("alertname") == name and alert["status"] == status
@@ -129,10 +135,12 @@ def test_frozen_worker_fires_stall_and_lag_killed_worker_fires_down(
 
         assert worker.proc is not None
         worker.proc.send_signal(signal.SIGSTOP)
-        stalled = wait_for("PipelineStalled at Alertmanager",
-                           lambda: active(am, "PipelineStalled"), timeout=90)
-        growing = wait_for("ConsumerLagGrowing at Alertmanager",
-                           lambda: active(am, "ConsumerLagGrowing"), timeout=90)
+        # The stage the feed writes to must fire; others may fire first or too (what
+        # they held when the worker froze), so each is waited for by its stage.
+        stalled = wait_for("PipelineStalled for ingest at Alertmanager",
+                           lambda: stage_active(am, "PipelineStalled", "ingest"), timeout=90)
+        growing = wait_for("ConsumerLagGrowing for ingest at Alertmanager",
+                           lambda: stage_active(am, "ConsumerLagGrowing", "ingest"), timeout=90)
         assert {a["labels"]["stage"] for a in stalled} >= {"ingest"}
         assert {a["labels"]["stage"] for a in growing} >= {"ingest"}
         assert not active(am, "WorkerDown")  # frozen is not down: /metrics still answers

@@ -50,6 +50,7 @@ RECHECK_SECONDS: Final = 10.0
 # Holes remembered per partition (``crossed``); old ones concern offsets long processed.
 HOLES_KEPT: Final = 64
 _faust_getmany = Consumer.getmany
+_PLACED: Final = -1  # sought_for after _place: no record's offset
 _ordered: set[str] = set()
 _tasks: set[asyncio.Future[Any]] = set()
 
@@ -117,7 +118,10 @@ async def _place(consumer: Any, tp: Any, run: _Run) -> None:
         return
     if _runs(consumer).get(tp) is not run:
         return  # reassigned meanwhile: the new run places itself
-    run.next, run.placing, run.sought_for = start, False, None
+    # Sought there just now: records fetched before the seek that come first are held
+    # quietly, as after any seek back (admit), and only looked at again after RECHECK.
+    run.next, run.placing = start, False
+    run.sought_for, run.sought_at = _PLACED, time.monotonic()
     try:  # the records held meanwhile come again from there
         await consumer.seek_wait({tp: start})
     except Exception as exc:  # a record past the start seeks back again (admit)

@@ -8,6 +8,7 @@ scenarios (takeover, restarts) exercise it live.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -78,6 +79,9 @@ def test_with_no_committed_offset_the_run_starts_where_kafka_says(monkeypatch) -
     # faust dropped 38 and 39 at the hand-over: 40 must not pass for the run's start
     assert feed(consumer, [40, 41]) == []
     assert consumer.sought == [(TP, 38)]  # placed, and read again from there
+    # one fetched before that seek comes first: held, without seeking again
+    assert feed(consumer, [41], now=time.monotonic()) == []
+    assert consumer.sought == [(TP, 38)]
     assert feed(consumer, [38, 39, 40, 41]) == [38, 39, 40, 41]
 
 
