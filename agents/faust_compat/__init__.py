@@ -35,12 +35,11 @@ The workarounds, each in its own module:
   fetched and discarded were never read again on that worker). No upstream
   issue found.
 - ``positions``: where a partition stands (its end, the group's committed
-  offset), asked of Kafka when faust cannot say: its one seek to the committed
-  offsets after a rebalance can time out, and a taken-over partition with nothing
-  new to read then stays unplaced for good (the engine's clock held every
-  deadline back); and which partitions the producer still holds unacknowledged
-  records for (aiokafka's accumulator), so an events partition whose leader is
-  failing over keeps holding the clock. No upstream issue found.
+  offset), asked of Kafka when faust cannot say, so an unplaced partition never
+  holds the engine's clock for good; and which partitions the producer still
+  holds unacknowledged records for (aiokafka's accumulator), so an events
+  partition whose leader is failing over keeps holding the clock. No upstream
+  issue found.
 - ``batching``: batches acknowledged only after the body returned (faust's
   ``take_events`` acknowledges in a ``finally``, also when the body was
   cancelled); the producer learns the changelog topics' metadata before the

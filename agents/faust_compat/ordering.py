@@ -103,13 +103,10 @@ def admit(consumer: Any, tp: Any, offset: int, now: float) -> bool:
 async def _place(consumer: Any, tp: Any, run: _Run) -> None:
     """Start ``run`` where the group's consumption of ``tp`` starts and read it from there.
 
-    A takeover showed why: a worker killed before its first commit of a partition
-    left it with no committed offset; the survivor's first fetch of it was dropped
-    by faust during the recovery, and the guard took the next record fetched for
-    the start of the run. The records before it were never processed on the
-    survivor (nor committed: ``offsets`` commits a never-committed partition only
-    from its log start), so the partition stayed "unread" for good and the
-    engine's clock held every deadline back."""
+    With no committed offset the guard used to take the first record fetched for the
+    start of the run; but faust may have discarded earlier ones (a fetch during the
+    recovery), and ``seek`` then reads the partition again from the log start, so
+    those would come after it: out of order. Asking Kafka gives the true start."""
     try:
         start = await positions.start_of(consumer, tp)
     except Exception as exc:  # the next record asks again

@@ -5,13 +5,13 @@ one whose end or start the consumer does not know yet (``streams.engine.clock
 .holds_time_back``): after a takeover or a restart its calls' events may still
 be to come. The consumer learns a partition's end from its first fetch and its start from
 faust's one seek to the committed offsets after the tables' recovery
-(``Consumer.perform_seek``, bounded by ``broker_request_timeout``); a partition
-with nothing new to read is never processed, so if either is missed nothing
-fills it in later. CI saw it: a worker that took over a killed one's
-partitions held time back for good, and not one deadline fired on any of its
-calls (alerts never sent). Which answer faust missed there is not known (a seek
-timed out on a loaded host is one way); holding had been right, holding forever
-on a question nobody asks again was not.
+(``Consumer.perform_seek``); a partition with nothing new to read is never
+processed, so if either is missed nothing fills it in later. The case CI hit (a
+takeover that fired no deadline) turned out to be a partition never committed,
+whose discarded first fetch faust never read again: ``seek`` fixes that. This
+module is the safety net for any other way to leave a partition unplaced:
+holding time back for it is right, holding forever on a question nobody asks
+again is not.
 
 ``ask_kafka`` asks the group coordinator and the partition leaders directly
 (the committed offsets, the end offsets), on the consumer's own thread, so the
