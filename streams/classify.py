@@ -434,6 +434,11 @@ def _judge_mention(
     ):
         tally.discounted(signal, mention, upper, lo, hi, "someone else is talking about it")
         return
+    if cues.NEGATED_BEFORE.search(upper, max(0, start - 12), start) and cues.NEGATED_AFTER.match(
+        upper, end
+    ):
+        tally.discounted(signal, mention, upper, lo, hi, "said not to be part of it")
+        return
     if disowned or cues.PLACE_ASIDE.search(upper, max(0, start - 50), start):
         tally.discounted(signal, mention, upper, lo, hi, "not its call (said so, or a place)")
         return
@@ -441,7 +446,10 @@ def _judge_mention(
     if kin is not None:
         tally.discounted(signal, mention, upper, lo, hi, f"a relative's ({kin.group()})")
         return
-    if cues.OBJECT_OF.search(upper, near, start):
+    aimed = cues.OBJECT_OF.search(upper, near, start)
+    if aimed is not None:
+        if cues.CONTACTED.search(aimed.group()):
+            tally.contacted.add(mention.term.agency.id)
         tally.discounted(signal, mention, upper, lo, hi, "it is what the text is about")
         return
     subject = cues.SUBJECT_LEAD.fullmatch(upper, lo, start) is not None
@@ -450,6 +458,13 @@ def _judge_mention(
         or cues.titled_name_acts(upper, start, end, hi)
         or (cues.SUBJECT_ACTS.match(upper, end, hi) if subject else None)
     )
+    if (
+        after is not None
+        and mention.term.agency.id in tally.contacted
+        and cues.ANSWERS.match(after.group())
+    ):
+        tally.discounted(signal, mention, upper, lo, hi, "its answer to a call made to it")
+        return
     if cues.REPORTED_BY_CALLER.search(upper, near, start):
         if after is not None:
             tally.mentioned(
@@ -594,7 +609,9 @@ def _false_friend(
     upper: str, mention: Mention, registry: AgencyRegistry, tally: _Tally, signal: str
 ) -> bool:
     words = registry.false_friend(upper, mention)
-    if words is None and not mention.term.distinctive:
+    # a one-word name is what a firm borrows ("CBP FREIGHT", "HSI LOGISTICS LLC"); a
+    # full name followed by "CO" is not a firm's
+    if words is None and (not mention.term.distinctive or len(mention.term.tokens) == 1):
         firm = cues.FIRM_AFTER.match(upper, mention.end)
         words = None if firm is None else upper[mention.start : firm.end()]
     if words is None:
@@ -614,6 +631,7 @@ class _Tally:
     __slots__ = (
         "_doubts",
         "ambiguous",
+        "contacted",
         "doubted",
         "evidence",
         "immigration",
@@ -641,6 +659,9 @@ class _Tally:
         self.members: list[tuple[str, Mention, str]] = []
         # agencies the text says are not the caller: a relative's, a scam's, off duty
         self.not_caller: set[str] = set()
+        # agencies the text says someone else called, asked or notified: what they say
+        # back ("CBP ADVISED NOTHING") is an answer, not a call from them
+        self.contacted: set[str] = set()
 
     def doubts(self, upper: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
         """What a whole text says against an identity in it: (a fake, a doubt), each

@@ -60,7 +60,13 @@ _VERB: Final = (
     # Spanish: what the agent does on the line
     r"|PIDEN?|SOLICITA\w*|LLAMA\w*|NECESITA\w*|QUIERE\w*|DICEN?|INFORMA\w*|REPORTA\w*"
     r"|REQUIERE\w*|TIENEN?|HABLA\w*|ESTAN?\s+(?:EN\s+LA\s+LINEA|EN\s+LA\s+ESCENA|SIGUIENDO)"
-    r"|ADVIERTE|AVISA\w*|BUSCA\w*|EN\s+LA\s+LINEA)\b"
+    r"|ADVIERTE|AVISA\w*|BUSCA\w*|EN\s+LA\s+LINEA|PREGUNTA\w*"
+    # on duty, meeting an ordinary incident: "DEPORTATION OFFICER DRIVING A GOVT CAR
+    # WITNESSED A CRASH" (the passer-by off duty is PRIVATE_MATTER's, not this)
+    r"|WITNESSED|WITNESSING|OBSERVED|OBSERVING|SEE|SEES|SAW|HEAR|HEARS|HEARD"
+    r"|(?:SITTING\s+)?ON\s+(?:A\s+)?(?:SURVEILLANCE|SURV|STAKEOUT)|SITTING\s+ON"
+    r"|(?:DRIVING|IN)\s+(?:AN?\s+|HIS\s+|HER\s+|THEIR\s+)?(?:GOV\w*|G-?RIDE|AGENCY|UNMARKED|MARKED)"
+    r"\s+(?:VEH\w*|CAR|TRUCK|SUV|VAN))\b"
 )
 
 # Offices and units an agency calls from: with a title, what may stand between the
@@ -88,9 +94,19 @@ _IDENTITY_AT_PLACE: Final = re.compile(
 )
 
 
+# The agency's own vehicle in trouble on duty: "ERO TRANSPORT VAN PULLED OVER ON I-264",
+# "IMMIGRATION AGENTS' VEHICLE T-BONED AT ...". Passive or intransitive only: "ICE VAN HIT
+# MY CAR" is a civilian's report, not this.
+_VEHICLE_AFTER: Final = re.compile(
+    r"(?:'S|')?\s+(?:[A-Z]+\s+){0,2}?(?:VAN|VEH|VEHICLE|CAR|SUV|TRUCK|BUS|CRUISER)S?\s+"
+    r"(?:PULLED\s+OVER|BROKE\s*DOWN|BROKEN\s+DOWN|DISABLED|STALLED|STUCK|INVOLVED\s+IN"
+    r"|(?:WAS\s+|GOT\s+|WERE\s+)?(?:T-?BONED|REAR[\s-]?ENDED)|(?:WAS|GOT|WERE)\s+(?:HIT|STRUCK))\b"
+)
+
+
 def identity_after(upper: str, end: int, hi: int) -> re.Match[str] | None:
     """What the words right after a name ending at ``end`` say it does, if it acts."""
-    m = IDENTITY_AFTER.match(upper, end, hi)
+    m = IDENTITY_AFTER.match(upper, end, hi) or _VEHICLE_AFTER.match(upper, end, hi)
     if m is not None:
         return m
     near = upper[end : min(hi, end + 60)]
@@ -143,6 +159,11 @@ IDENTITY_BEFORE: Final = re.compile(
     r"WORKS?\s+(?:FOR|WITH|AT)\s+"
     # "AGENTS WITH", "SA SMITH FROM", "WOMAN FROM", "CALLER W/"
     rf"|(?<![A-Z0-9]){TITLE}(?:\s+{_NAME_WORD}){{0,2}}?\s+(?:WITH|FROM|W/|OF|DE|DEL|DE\s+LA)\s+"
+    # "OFFICER KAREN LUTZ, IMMIGRATION AND CUSTOMS ENFORCEMENT. STATES ...": a titled
+    # name and a comma is how a caller introduces themselves
+    rf"|(?:^|(?<=[.;:]\s))(?:{TITLE})(?:\s+{_NAME_WORD}){{1,2}}\s*,\s*"
+    # "BRENDA COLLIER HERE FROM IMMIGRATION AND CUSTOMS", "THIS IS DOE HERE WITH"
+    rf"|(?<![A-Z0-9])(?:{_NAME_WORD}\s+){{1,2}}HERE\s+(?:FROM|WITH|W/|AT)\s+"
     # "AGENT AT ICE OFFICE ADV ..." (not "REQ UNIT AT ICE OFFICE": a place)
     r"|(?<![A-Z0-9])(?:(?:SPECIAL\s+)?AGENTS?|AGTS?|SA|OFFICERS?)\s+AT\s+"
     # "AGENT SMITH (ICE) REQ", "RP (ICE) ADV", "SA MARTINEZ (HSI) LLAMA"
@@ -179,7 +200,8 @@ REPORTED_BY_OTHER: Final = re.compile(
     r"(?<![A-Z0-9])(?:NEIGHBOR\w*|WITNESS\w*|CITIZEN|RESIDENT|TENANT|MANAGER|EMPLOYEE|CLERK"
     r"|TEACHER|PRINCIPAL|MOTHER|FATHER|MOM|DAD|WIFE|HUSBAND|SISTER|BROTHER|DAUGHTER|SON"
     r"|FRIEND|GIRLFRIEND|BOYFRIEND|VICTIM|VICT|WOMAN|MAN|FEMALE|MALE|LADY|GUY|FAMILY"
-    r"|RELATIVE|COWORKER|CO-WORKER|PASTOR|LANDLORD)S?\s+(?:IS\s+)?(?:REPORT\w*|STATES|STATED"
+    r"|RELATIVE|COWORKER|CO-WORKER|PASTOR|LANDLORD|VOLUNTEER|ADVOCATE|HOTLINE|ORGANIZER"
+    r"|ATTORNEY|LAWYER|REPORTER)S?\s+(?:IS\s+)?(?:REPORT\w*|STATES|STATED"
     r"|SAYS|SAID|ADV\w*|SEES|SAW|OBSERVED|HEARD|BELIEVES|THINKS|CLAIMS|TOLD\s+(?:CALLER|RP)"
     r"|ASKS|ASKED|ASKING)\s+(?:THAT\s+)?(?:THERE\s+(?:IS|ARE)\s+)?"
     r"(?:AN?\s+|THE\s+|SOME\s+|SEVERAL\s+|TWO\s+|\d\s+)?(?:US\s+)?$"
@@ -215,7 +237,22 @@ OBJECT_OF: Final = re.compile(
     # "RELAY HIS CB TO HSI DUTY AGENT": a number passed on to it, not its call
     r"|(?:RELAY|PASS|GIVE|GAVE|FORWARD|SEND|SENT)\w*\s+(?:HIS|HER|THEIR|THE|A|MY|OUR)?\s*"
     r"(?:CB|CALLBACK|CALL\s*BACK|NUMBER|#|INFO|MSG|MESSAGE)(?:\s+(?:NUMBER|#|NO))?\s+TO"
+    r"|RELAY(?:ED|ING|S)?(?:\s+(?:A\s+)?(?:MSG|MESSAGE|INFO))?\s+TO"
+    # a call type named, not a call: "RUNS CODED AS 'ASSIST ICE' FOR THE AUDIT"
+    r"|(?:CODED|TYPED|CLASSIFIED|LABEL+ED|FILED|LOGGED)\s+(?:AS|UNDER)"
+    r"(?:\s+['\"]?(?:ASSIST|ASST|MEET(?:\s+WITH)?)(?:\s+OTHER\s+AGENCY)?)?"
     r")\s+(?:THE\s+)?(?:US\s+)?$"
+)
+
+# Of OBJECT_OF's forms, those that say someone got in touch with the agency, and the words
+# with which it answers: "REQ DISPATCH CALL CBP AT THE AIRPORT ... CBP ADVISED NOTHING".
+CONTACTED: Final = re.compile(
+    r"\b(?:CALL(?:ED|S|ING)?|WILL\s+CALL|TO\s+CALL|CONTACT(?:ED|ING)?|NOTIFY|NOTIFIED|RELAY\w*"
+    r"|LLAMAR|LLAMO|LLAMARA|LLAME)\b"
+)
+ANSWERS: Final = re.compile(
+    r"[)'\"]?[ \t/\-,:]*(?:ADV\w*|SAID|SAYS|STATED|STATES|REPLIED|RESPONDED|CONFIRMED|ADVISES"
+    r"|DIJO|DICE|INFORMO)\b"
 )
 
 # A local officer has dispatch note what was seen: "SGT 6TH DIV ASKS DISPATCH TO LOG THAT
@@ -375,7 +412,7 @@ def own_life(upper: str, lo: int, hi: int) -> re.Match[str] | None:
 # "FORMER" and "RETIRED" only of the employee: "HER FORMER BOYFRIEND" is the subject's.
 OFF_DUTY: Final = re.compile(
     r"\b(?:OFF[\s-]?DUTY|DAY\s+OFF|NOT\s+WORK[\s-]RELATED|USED\s+TO\s+WORK"
-    rf"|(?:RETIRED|FORMER)\s+(?:[A-Z]+\s+){{0,2}}?(?:{_WHO}|EMPLOYEE|SPECIAL|SA|INSPECTOR|WORKER)\b"
+    rf"|(?:RETIRED|RET\.|FORMER)\s+(?:[A-Z]+\s+){{0,2}}?(?:{_WHO}|EMPLOYEE|SPECIAL|SA|INSPECTOR|WORKER)\b"
     r"|RETIRED\s+(?:FROM|IN\s+\d+)|EX[\s-](?:AGENT|ICE|CBP|HSI|BORDER|FED\w*)"
     r"|ON\s+VACATION|ON\s+LEAVE|PERSONAL\s+(?:MATTER|CAPACITY|ISSUE|BUSINESS)"
     r"|FUERA\s+DE\s+SERVICIO|DE\s+DESCANSO|JUBILAD[OA]|RETIRAD[OA]|EX\s+AGENTE)\b"
@@ -467,10 +504,18 @@ BELIEF: Final = re.compile(
     r"(?:THAT\s+|QUE\s+)?(?:HE|SHE|THEY|IT|THEM|ES|SON)\b[^;.!?\n|]{0,30}$"
 )
 
-# Someone other than the caller talks about the agency: the three searched as one,
+# One party to an incident described by its job: "NEIGHBOR DISPUTE OVER A FENCE, ONE OF
+# THEM IS AN HSI AGENT", "THE OTHER DRIVER IS A CBP OFFICER". A party, not the caller.
+PARTY_DESCRIBED: Final = re.compile(
+    r"(?<![A-Z0-9])(?:ONE|BOTH|EITHER|NEITHER|THE\s+OTHER)\s+(?:OF\s+THEM|OF\s+THE\s+\w+|PARTY"
+    r"|PARTIES|NEIGHBOR\w*|DRIVERS?|MEN|WOMEN|MALES?|FEMALES?)\s+(?:IS|WAS|ARE|WERE)\s+"
+    r"(?:AN?\s+|THE\s+)?(?:OFF[\s-]DUTY\s+)?$"
+)
+
+# Someone other than the caller talks about the agency: the four searched as one,
 # since most mentions are none of them and one scan of the text costs a third.
 SOMEONE_ELSE: Final = re.compile(
-    f"{THIRD_PARTY.pattern}|{REPORTED_BY_OTHER.pattern}|{BELIEF.pattern}"
+    f"{THIRD_PARTY.pattern}|{REPORTED_BY_OTHER.pattern}|{BELIEF.pattern}|{PARTY_DESCRIBED.pattern}"
 )
 
 # Immigration work written around a caller who named only "federal agent", "DHS"
@@ -481,6 +526,7 @@ IMMIGRATION_WORK: Final = re.compile(
     r"|(?:ADMIN\w*\s+)?(?:REMOVAL|DEPORTATION)\s+(?:WARRANT|ORDER|ARREST|OPERATION|OP|OPS|CASE"
     r"|TARGET)S?|(?:FINAL\s+)?ORDER\s+OF\s+(?:REMOVAL|DEPORTATION)|I-?(?:200|205|247)"
     r"|ADMIN\w*\s+WARRANT|(?:ILLEGAL|CRIMINAL|REMOVABLE)\s+ALIENS?|VISA\s+OVERSTAY\w*"
+    r"|DEPORTEES?|(?:REMOVAL|DEPORTATION)\s+FLIGHTS?"
     r"|ORDEN\s+DE\s+(?:DEPORTACION|REMOCION)|OPERATIVO\s+DE\s+INMIGRACION|LA\s+MIGRA)\b"
 )
 
@@ -594,6 +640,7 @@ _ABBREVIATED: Final = (
     "SUPV",
     "INTL",
     "CO",
+    "RET",
 )
 # The dot comes first so the regex engine skips ahead to it; the checks on what
 # precedes it run only there.
@@ -741,6 +788,14 @@ PLACE_ASIDE: Final = re.compile(
     r"\(\s*(?:THE\s+ONE|WHERE|WHICH|THAT\s+HAS|THAT\s+HOUSES|HOUSES|HOME\s+OF|W/|WITH)\b[^()]{0,40}$"
 )
 
+# Said not to be part of it: "NO IMMIGRATION REQUEST", "NO ICE INVOLVEMENT", "NOT AN ICE
+# MATTER", "SIN PARTICIPACION DE ICE": the words after the name say what is absent.
+NEGATED_BEFORE: Final = re.compile(r"(?<![A-Z0-9])(?:NO|NOT\s+AN?|NOT|WITHOUT|NI|SIN)\s+$")
+NEGATED_AFTER: Final = re.compile(
+    r"\s+(?:REQ\w*|INVOLVE\w*|NEXUS|MATTER|CASE|ISSUE|INTEREST|HOLD|DETAINER|PRESENCE|ON\s+SCENE"
+    r"|AGENTS?\s+(?:ON\s+SCENE|PRESENT|INVOLVED))\b"
+)
+
 # The narrative opens with an agency and one of its people ("ICE OFFICERS W/ A DETAINEE
 # AT ...", "HSI AGENT W/ LACERATION ...", "USCIS ASC STAFF: ..."): the call-taker typed
 # the caller first. A request anywhere in it ("... . REQ EMS AND A CAR") is the caller's,
@@ -764,8 +819,10 @@ OTHER_SPEAKER: Final = re.compile(
 # that ends a phrase.
 FIRM_AFTER: Final = re.compile(
     r"(?:[ \t&.\-]+(?!(?:AT|IN|ON|OF|FROM|TO|BY|FOR|CUSTODY|OFFICE|AGENTS?|AGTS?)\b)"
-    r"[A-Z][A-Z'&.\-]*){0,4}?[ \t,.]+(?:CO|INC|LLC|LTD|CORP|COMPANY|CORPORATION)"
-    r"(?![A-Z0-9])(?=\.|\s*(?:[,;:)]|$))"
+    r"[A-Z][A-Z'&.\-]*){0,4}?[ \t,.]+(?:CO|INC|LLC|LTD|CORP|COMPANY|CORPORATION"
+    # "CBP FREIGHT (TRUCKING COMPANY)": a carrier's name
+    r"|FREIGHT|LOGISTICS|TRUCKING|HAULING)"
+    r"(?![A-Z0-9])(?=\.|\s*(?:[,;:()]|$))"
 )
 
 
