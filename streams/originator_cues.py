@@ -57,6 +57,7 @@ _VERB: Final = (
     r"|HA(?:S|VE)\s+(?:A\s+|AN\s+|ONE\s+|TWO\s+|\d\s+)?(?:SUBJ\w*|SUSPECTS?|MALES?"
     r"|FEMALES?|PRISONERS?|DETAINEES?|TARGETS?|VEH\w*|INFO\w*|WARRANTS?|A\s+WARRANT)"
     r"|10-?\d{1,2}|CB|CALLBACK|CALL\s+BACK"
+    r"|WE(?:\s+HAVE|'VE\s+GOT|\s+GOT|\s+NEED)|TENEMOS|NECESITAMOS"
     # Spanish: what the agent does on the line
     r"|PIDEN?|SOLICITA\w*|LLAMA\w*|NECESITA\w*|QUIERE\w*|DICEN?|INFORMA\w*|REPORTA\w*"
     r"|REQUIERE\w*|TIENEN?|HABLA\w*|ESTAN?\s+(?:EN\s+LA\s+LINEA|EN\s+LA\s+ESCENA|SIGUIENDO)"
@@ -158,7 +159,7 @@ IDENTITY_BEFORE: Final = re.compile(
     rf"|(?<![A-Z0-9]){_SPEAKER}\s+(?:{_SAYS}\s+(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+)?)?"
     r"WORKS?\s+(?:FOR|WITH|AT)\s+"
     # "AGENTS WITH", "SA SMITH FROM", "WOMAN FROM", "CALLER W/"
-    rf"|(?<![A-Z0-9]){TITLE}(?:\s+{_NAME_WORD}){{0,2}}?\s+(?:WITH|FROM|W/|OF|DE|DEL|DE\s+LA)\s+"
+    rf"|(?<![A-Z0-9]){TITLE}\.?(?:\s+{_NAME_WORD}){{0,2}}?\s+(?:WITH|FROM|W/|OF|DE|DEL|DE\s+LA)\s+"
     # "OFFICER KAREN LUTZ, IMMIGRATION AND CUSTOMS ENFORCEMENT. STATES ...": a titled
     # name and a comma is how a caller introduces themselves
     rf"|(?:^|(?<=[.;:]\s))(?:{TITLE})(?:\s+{_NAME_WORD}){{1,2}}\s*,\s*"
@@ -201,7 +202,9 @@ REPORTED_BY_OTHER: Final = re.compile(
     r"|TEACHER|PRINCIPAL|MOTHER|FATHER|MOM|DAD|WIFE|HUSBAND|SISTER|BROTHER|DAUGHTER|SON"
     r"|FRIEND|GIRLFRIEND|BOYFRIEND|VICTIM|VICT|WOMAN|MAN|FEMALE|MALE|LADY|GUY|FAMILY"
     r"|RELATIVE|COWORKER|CO-WORKER|PASTOR|LANDLORD|VOLUNTEER|ADVOCATE|HOTLINE|ORGANIZER"
-    r"|ATTORNEY|LAWYER|REPORTER)S?\s+(?:IS\s+)?(?:REPORT\w*|STATES|STATED"
+    r"|ATTORNEY|LAWYER|REPORTER)S?"
+    r"(?:\s+(?:W/|WITH|FROM|AT)\s+(?:AN?\s+|THE\s+)?(?:[A-Z'\-]+\s+){0,4}?[A-Z'\-]+)?"
+    r"\s+(?:IS\s+)?(?:REPORT\w*|STATES|STATED"
     r"|SAYS|SAID|ADV\w*|SEES|SAW|OBSERVED|HEARD|BELIEVES|THINKS|CLAIMS|TOLD\s+(?:CALLER|RP)"
     r"|ASKS|ASKED|ASKING)\s+(?:THAT\s+)?(?:THERE\s+(?:IS|ARE)\s+)?"
     r"(?:AN?\s+|THE\s+|SOME\s+|SEVERAL\s+|TWO\s+|\d\s+)?(?:US\s+)?$"
@@ -299,7 +302,9 @@ _WHO: Final = (
     r"|DEPORTATION|WARRANT)"
 )
 _CLAIMS_TO_BE: Final = (
-    r"CLAIM(?:S|ED|ING)?\s+(?:TO\s+(?:BE|WORK)|(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+(?:IS|WAS|ARE|WERE"
+    # ("CLAIMS TO BE A US CITIZEN" is what a subject says: who they are is the case)
+    r"CLAIM(?:S|ED|ING)?\s+(?!TO\s+BE\s+(?:AN?\s+)?(?:US\s+|U\.S\.\s+|AMERICAN\s+)?CITIZEN)"
+    r"(?:TO\s+(?:BE|WORK)|(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+(?:IS|WAS|ARE|WERE"
     r"|WORKS?|WORKED)|HE'S|SHE'S|THEY'RE)\b|(?:BEING|BE)\s+(?:AN?\s+)?(?:AGENT|OFFICER|WITH|FROM)"
     r"|(?:AN?\s+)?(?:FEDERAL\s+|FED\s+)?(?:AGENT|OFFICER)|(?:TO\s+BE\s+)?(?:WITH|FROM)\b)"
 )
@@ -449,7 +454,8 @@ PRIVATE_MATTER: Final = re.compile(
     r"|ON\s+THE\s+WAY\s+HOME|PASSER-?BY|PASSING\s+BY|STOPPED\s+TO\s+HELP"
     r"|VISITING\s+(?:FAMILY|FRIENDS|RELATIVES|HIS|HER)|CALLING\s+FROM\s+(?:HIS\s+|HER\s+)?HOME"
     r"|(?:HIS|HER|MY|THEIR)\s+OWN\s+(?:DOG|CAT|PET|HOUSE|HOME|APT|APARTMENT|KIDS?|CHILD\w*|BIKE)"
-    r"|GOING\s+HOME\s+AFTER|AFTER\s+(?:HIS|HER)\s+SHIFT)\b"
+    r"|GOING\s+HOME\s+AFTER|AFTER\s+(?:HIS|HER)\s+SHIFT"
+    r"|NEIGHBOR\w*\s+(?:DISPUTE|QUARREL|FEUD)|PROPERTY\s+LINE|(?:HIS|HER|MY)\s+(?:OWN\s+)?TREES?)\b"
 )
 
 # On duty after all: the government's vehicle or the job is what the report is for.
@@ -526,7 +532,7 @@ IMMIGRATION_WORK: Final = re.compile(
     r"|(?:ADMIN\w*\s+)?(?:REMOVAL|DEPORTATION)\s+(?:WARRANT|ORDER|ARREST|OPERATION|OP|OPS|CASE"
     r"|TARGET)S?|(?:FINAL\s+)?ORDER\s+OF\s+(?:REMOVAL|DEPORTATION)|I-?(?:200|205|247)"
     r"|ADMIN\w*\s+WARRANT|(?:ILLEGAL|CRIMINAL|REMOVABLE)\s+ALIENS?|VISA\s+OVERSTAY\w*"
-    r"|DEPORTEES?|(?:REMOVAL|DEPORTATION)\s+FLIGHTS?"
+    r"|DEPORTEES?|(?:REMOVAL|DEPORTATION)\s+FLIGHTS?|DEPORTACION(?:ES)?|DEPORTATIONS"
     r"|ORDEN\s+DE\s+(?:DEPORTACION|REMOCION)|OPERATIVO\s+DE\s+INMIGRACION|LA\s+MIGRA)\b"
 )
 
@@ -641,6 +647,7 @@ _ABBREVIATED: Final = (
     "INTL",
     "CO",
     "RET",
+    "OFF",
 )
 # The dot comes first so the regex engine skips ahead to it; the checks on what
 # precedes it run only there.

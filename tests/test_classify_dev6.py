@@ -87,3 +87,36 @@ def test_an_agency_calling_back_on_its_own_is_still_the_caller() -> None:
 def test_people_who_are_not_the_agency(narrative: str) -> None:
     d = decide(narrative)
     assert not d.immigration_agency, d.evidence_lines()
+
+
+@pytest.mark.parametrize(
+    ("narrative", "agency"),
+    [
+        ("AGT WITH ICE SAYS THE MAN AT THE DOOR CLAIMS TO BE A US CITIZEN, WANT AN OFFICER", "ICE"),
+        ("DHS AGENT SAYS SHE WORKS DEPORTATIONS, ASKS IF LMPD HAS A LOCAL WARRANT ON HIM", None),
+        ("CALLER SAID 'BORDER PATROL, WE NEED A UNIT' AT THE TRUCK STOP ON FERN VALLEY", "CBP"),
+        ("OFF. W/ U.S. CUSTOMS AND BORDER PROTECTION ON DUTY REPORTING A WRONG WAY DRIVER", "CBP"),
+    ],
+)
+def test_the_agency_speaking_in_its_own_words(narrative: str, agency: str | None) -> None:
+    """A subject's claim to be a citizen is no doubt on the caller; "we need" after the
+    agency's name is the agency speaking; deportations are immigration work."""
+    d = decide(narrative)
+    assert d.immigration_agency, d.evidence_lines()
+    if agency is not None:
+        assert d.agency == agency, d.evidence_lines()
+
+
+def test_a_prank_saying_we_are_the_agency_is_not_the_agency() -> None:
+    d = decide("KIDS CALLING 911 SAYING 'THIS IS ICE, WE'RE COMING FOR YOU' AND LAUGHING")
+    assert not d.immigration_agency, d.evidence_lines()
+
+
+def test_a_reporter_named_with_their_group_is_not_the_caller() -> None:
+    d = decide("ORGANIZER FROM A FAITH COALITION SAYS IMMIGRATION AGENTS ARE PARKED BY THE CHURCH")
+    assert not d.immigration_agency, d.evidence_lines()
+
+
+def test_an_employees_quarrel_with_a_neighbour_is_not_flagged() -> None:
+    d = decide("NEIGHBOR DISPUTE OVER A PROPERTY LINE, CALLER SAYS SHE IS A CBP OFFICER")
+    assert not d.immigration_agency, d.evidence_lines()
