@@ -452,6 +452,11 @@ def _judge_mention(
             tally.contacted.add(mention.term.agency.id)
         tally.discounted(signal, mention, upper, lo, hi, "it is what the text is about")
         return
+    if cues.GUARD_AT.search(upper, max(lo, start - 60), start):
+        # its own officer, a contractor or a firm's: nothing here says which, so a person looks
+        why = "a guard at its building: whose guard?"
+        tally.mentioned(signal, mention, upper, W_DISPUTED, why, upper[lo:hi])
+        return
     subject = cues.SUBJECT_LEAD.fullmatch(upper, lo, start) is not None
     after = (
         cues.identity_after(upper, end, hi)
@@ -566,6 +571,8 @@ def _identity(
     or a prank anywhere in it, an employee off duty; or leave it to a person: a claim
     nobody could check, an employee's own home or car."""
     fake, claimed = tally.doubts(upper)
+    if (fake or claimed) is not None and cues.IMPERSONATED_BY_OTHERS.search(upper):
+        fake = claimed = None  # the agency reports a scam in its name: that is its call
     if fake is not None:
         tally.discounted(signal, mention, upper, lo, hi, f"not real ({fake.group()})")
         return

@@ -34,7 +34,7 @@ TITLE: Final = (
     r"|REPRESENTATIVES?|ANALYSTS?|FIELD\s+OFFICE|COMMAND\s+CENTER|OPS\s+CENTER"
     r"|FRONT\s+DESK|SAC(?:\s+OFFICE)?|DUTY\s+OFFICE|SECURITY"
     # who else an office's call comes from: "USCIS ASC MGR", "OFO WATCH COMMANDER", "STAFF"
-    r"|STAFF|MGRS?|MANAGERS?|DIRECTORS?|(?:WATCH\s+)?COMMANDERS?|SPECIALISTS?|OFCRS?"
+    r"|STAFF|MGRS?|MANAGERS?|DIRECTORS?|(?:WATCH\s+)?COMMANDERS?|SPECIALISTS?|OFCRS?|GUYS"
     # Spanish: "AGENTE DE ICE", "OFICIAL DE LA PATRULLA FRONTERIZA", "OFICINA DE USCIS"
     r"|AGENTES?(?:\s+ESPECIAL(?:ES)?|\s+FEDERAL(?:ES)?)?|OFICIAL(?:ES)?|OFICINA|SUPERVISORA?)"
 )
@@ -58,6 +58,11 @@ _VERB: Final = (
     r"|FEMALES?|PRISONERS?|DETAINEES?|TARGETS?|VEH\w*|INFO\w*|WARRANTS?|A\s+WARRANT)"
     r"|10-?\d{1,2}|CB|CALLBACK|CALL\s+BACK"
     r"|WE(?:\s+HAVE|'VE\s+GOT|\s+GOT|\s+NEED)|TENEMOS|NECESITAMOS"
+    # at work, said of themselves: "HSI SPECIAL AGENT ON DUTY, WITNESSED", "FDNS OFFICER
+    # DOING A SITE VISIT", "HSI SA HEADS-UP: ...", "ICE PIDIO POR TELEFONO"
+    r"|ON[\s-]DUTY|ON\s+(?:A\s+)?SITE\s+VISIT|HEADS[\s-]?UP|FYI"
+    r"|DOING\s+(?:AN?\s+)?(?:SITE\s+VISIT|CHECK|FOLLOW[\s-]?UP|KNOCK|INTERVIEW|SURVEILLANCE|WELFARE)"
+    r"|PIDIO|PIDIERON|SOLICITO|SOLICITARON|LLAMO|AVISO"
     # Spanish: what the agent does on the line
     r"|PIDEN?|SOLICITA\w*|LLAMA\w*|NECESITA\w*|QUIERE\w*|DICEN?|INFORMA\w*|REPORTA\w*"
     r"|REQUIERE\w*|TIENEN?|HABLA\w*|ESTAN?\s+(?:EN\s+LA\s+LINEA|EN\s+LA\s+ESCENA|SIGUIENDO)"
@@ -152,7 +157,7 @@ IDENTITY_BEFORE: Final = re.compile(
     rf"(?:(?:{TITLE}\.?\s+)?(?:{_NAME_WORD}\s*){{1,2}}?[,/\-]\s*)?|"
     # "CALLER STATES SHE IS WITH", "RP IS AN AGENT WITH THE", "CALLER IS", "IDENTIFIED AS"
     rf"(?<![A-Z0-9]){_SPEAKER}\s+(?:{_SAYS}\s+(?:THAT\s+)?(?:(?:HE|SHE|THEY)\s+)?)?"
-    r"(?:IS|ARE|AM|WAS|AS)\s+(?:AN?\s+|THE\s+)?"
+    r"(?:IS|ARE|AM|WAS|AS)\s+(?:AN?\s+|THE\s+)?(?:(?:SUPERVISORY|SENIOR|LEAD)\s+)?"
     r"(?:(?:(?:SPECIAL|FEDERAL|FED)\s+)?(?:AGENTS?|AGTS?|OFFICERS?|OFCS?|INVESTIGATORS?"
     r"|EMPLOYEES?|SUPERVISORS?)\s+)?(?:(?:WITH|FROM|W/|OF|FOR)\s+)?"
     # "CALLER STATES SHE WORKS FOR", "HE WORKS WITH"
@@ -171,7 +176,8 @@ IDENTITY_BEFORE: Final = re.compile(
     rf"|(?<![A-Z0-9])(?:{TITLE}(?:\s+{_NAME_WORD}){{0,2}}?|CALLER|RP)\s*[(\[]\s*"
     # Spanish: "CALLER ES AGENTE DE HSI", "DICE QUE ES DE ICE", "LLAMAN DE ICE"
     r"|(?<![A-Z0-9])(?:CALLER|RP|LLAMANTE|EL|ELLA|QUIEN\s+LLAMA)\s+(?:DICE\s+QUE\s+)?"
-    r"(?:ES|SON|SOY)\s+(?:UNA?\s+)?(?:(?:AGENTE|OFICIAL)(?:\s+FEDERAL)?\s+)?(?:DE\s+(?:LA\s+)?|DEL\s+)?"
+    r"(?:ES|SON|SOY|(?:DICE|DIJO)\s+SER)\s+(?:UNA?\s+)?(?:(?:AGENTE|OFICIAL)(?:\s+FEDERAL)?\s+)?"
+    r"(?:DE\s+(?:LA\s+)?|DEL\s+)?"
     r"|(?<![A-Z0-9])(?:LLAMAN?|HABLAN?)\s+(?:DE|DESDE)\s+(?:LA\s+)?"
     # the subject left out, as Spanish does: "DICE QUE ES OFICIAL DE MIGRACION"
     r"|(?:^|[.;:!?]\s*)(?:DICEN?|DIJO|DIJERON)\s+QUE\s+(?:ES|SON|ERA|ERAN)\s+(?:UNA?\s+)?"
@@ -185,7 +191,9 @@ IDENTITY_BEFORE: Final = re.compile(
     r"|(?<![A-Z0-9])(?:ASSIST|ASST|ASSISTANCE\s+(?:TO|FOR)|MEET(?:\s+WITH)?|BACK\s*UP\s+FOR"
     r"|REQ(?:UEST)?(?:ED)?\s+BY|RQSTD\s+BY|CALL(?:\s+IN)?\s+FROM|CALLED\s+BY|(?:PHONE\s+)?CALL\s+FROM"
     r"|REQ(?:UEST)?S?\s+FROM|RQST\s+FROM|TRANSFER\w*\s+FROM|LLAMADA\s+DE|DE\s+PARTE\s+DE"
-    r"|ON\s+BEHALF\s+OF|LINE\s+\d+\s*[-:]?|CB\s+TO|CALLBACK\s+TO|CALL\s+BACK\s+TO)\s+"
+    r"|ON\s+BEHALF\s+OF|LINE\s+\d+\s*[-:]?|CB\s+TO|CALLBACK\s+TO|CALL\s+BACK\s+TO"
+    r"|RELAY(?:ING|S|ED)?\s+(?:FOR|FROM)|(?:COURTESY\s+)?NOTIFICATION\s+FROM|HEADS[\s-]?UP\s+FROM"
+    r"|COURTESY\s+CALL\s+FROM)\s+"
     r"(?:(?:THE\s+)?(?:FEDERAL|FED|OTHER|OUTSIDE)?\s*AGENCY\s*[-/:,]?\s*)?"
     r")['\"]?\s*(?:THE\s+)?(?:US\s+|U\.S\.\s+)?$"
 )
@@ -202,11 +210,13 @@ REPORTED_BY_OTHER: Final = re.compile(
     r"|TEACHER|PRINCIPAL|MOTHER|FATHER|MOM|DAD|WIFE|HUSBAND|SISTER|BROTHER|DAUGHTER|SON"
     r"|FRIEND|GIRLFRIEND|BOYFRIEND|VICTIM|VICT|WOMAN|MAN|FEMALE|MALE|LADY|GUY|FAMILY"
     r"|RELATIVE|COWORKER|CO-WORKER|PASTOR|LANDLORD|VOLUNTEER|ADVOCATE|HOTLINE|ORGANIZER"
-    r"|ATTORNEY|LAWYER|REPORTER)S?"
+    r"|ATTORNEY|LAWYER|REPORTER|DRIVER|PASSENGER|OCCUPANT)S?"
     r"(?:\s+(?:W/|WITH|FROM|AT)\s+(?:AN?\s+|THE\s+)?(?:[A-Z'\-]+\s+){0,4}?[A-Z'\-]+)?"
     r"\s+(?:IS\s+)?(?:REPORT\w*|STATES|STATED"
     r"|SAYS|SAID|ADV\w*|SEES|SAW|OBSERVED|HEARD|BELIEVES|THINKS|CLAIMS|TOLD\s+(?:CALLER|RP)"
     r"|ASKS|ASKED|ASKING)\s+(?:THAT\s+)?(?:THERE\s+(?:IS|ARE)\s+)?"
+    # "DRIVER ASKED IF WE ARE 'LA MIGRA'", "REPORTER ASKING IF LMPD HELPED WITH THE"
+    r"(?:(?:IF|WHETHER)\s+(?:[A-Z']+\s+){1,6}?(?:ARE|IS|WERE|WAS|WITH|ABOUT|FOR|IN|ON|BY)\s+['\"]?)?"
     r"(?:AN?\s+|THE\s+|SOME\s+|SEVERAL\s+|TWO\s+|\d\s+)?(?:US\s+)?$"
 )
 
@@ -275,18 +285,19 @@ THIRD_PARTY: Final = re.compile(
     r"(?<![A-Z0-9])(?:CALLER|RP|COMPL\w*|NEIGHBOR\w*|WITNESS\w*|OFC|OFCR|OFFICER|UNIT|SGT|DET"
     r"|DEPUTY|LMDC|JAIL|FEMALE|MALE|WOMAN|MAN|RESIDENT|TENANT|MOTHER|FATHER|MOM|DAD|WIFE"
     r"|HUSBAND|TEACHER|PRINCIPAL|MANAGER|MGR|EMPLOYEE|CLERK|PASTOR|SENORA|SENOR|MUJER|HOMBRE"
-    r"|VECIN[OA]S?|LLAMANTE)\s+(?:IS\s+)?"
+    r"|VECIN[OA]S?|LLAMANTE|\d[A-Z]\d{2,3})\s+(?:IS\s+)?"
     r"(?:REPORT\w*|STATES|SAYS|ADV\w*|SEES|SAW|OBSERVED|COMPLAIN\w*|DICEN?|VIO|VIERON|VEN?)\s+"
     r"(?:OF\s+)?(?:THAT\s+|QUE\s+)?"
     r"(?:THERE\s+(?:IS|ARE|WAS|WERE)\s+)?(?:AN?\s+|TWO\s+|\d\s+|SEVERAL\s+|SOME\s+|UNA?\s+|UNOS\s+|DOS\s+)?"
-    r"(?:UNK\w*\s+|SUSP\w*\s+|STRANGE\s+|W/M\s+|B/M\s+|H/M\s+)?"
+    r"(?:UNK\w*\s+|SUSP\w*\s+|STRANGE\s+|W/M\s+|B/M\s+|H/M\s+|FED\w*\s+)?"
     r"(?:MAN|MEN|MALES?|FEMALES?|WOMAN|WOMEN|SUBJ\w*|SOMEONE|PEOPLE|PERSONS?|GUYS?"
     r"|INDIVIDUALS?|PARTY|PARTIES|CALLERS?|VEH\w*|CAR|TRUCK|VAN|AGENTS?|OFFICERS?|UNITS"
     r"|AGENTES?|OFICIAL(?:ES)?|HOMBRES?)\b"
     # ("MALE CALLER SAYS HE IS WITH ICE" is the caller, not a third party)
     r"|(?<![A-Z0-9])(?:MAN|MEN|MALES?|FEMALES?|WOMAN|WOMEN|SUBJ\w*|SOMEONE|PEOPLE|PERSONS?"
-    r"|GUYS?|INDIVIDUALS?)\b(?!\s+(?:CALLER|RP|COMPL))[^;.!?\n|]{0,60}?\b(?:SAYING|SAID"
-    r"|STATING|STATED|CLAIM\w*|WHO\s+SA(?:YS|ID)|POSING|PRETEND\w*|IDENTIFYING|IDENTIFIED)\b"
+    r"|GUYS?|INDIVIDUALS?|HOMBRES?|MUJER(?:ES)?|SUJETOS?)\b(?!\s+(?:CALLER|RP|COMPL))[^;.!?\n|]{0,60}?"
+    r"\b(?:SAYING|SAID|STATING|STATED|CLAIM\w*|WHO\s+SA(?:YS|ID)|POSING|PRETEND\w*|IDENTIFYING"
+    r"|IDENTIFIED|DICIENDO|DICIENDOLES)\b"
     # a suspect is a third party whatever the verb; "MALE STATES ..." is often the caller
     r"|(?<![A-Z0-9])(?:SUBJ\w*|SUSP\w*)\s+(?:STATES|SAYS|ADVISES|ADV)\b"
 )
@@ -328,7 +339,11 @@ IMPERSONATION: Final = re.compile(
     r"|EXTORT\w*|WIRE\s+MONEY|(?:COULD|CAN)\s*(?:NOT|N'?T)\s+VERIFY|UNABLE\s+TO\s+VERIFY"
     r"|UNVERIFIED|NOT\s+(?:A\s+)?REAL|PRANK\w*|HOAX"
     r"|NOT\s+AN?\s+(?:FED\w*\s+|GOV\w*\s+)?(?:AGENT|OFFICER|EMPLOYEE)"
-    r"|ESTAFA\w*|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR|DICE\s+SER|DIJO\s+SER"
+    r"|ESTAFA\w*|SE\s+HACE\s+PASAR|HACIENDOSE\s+PASAR"
+    # "UN HOMBRE DICE SER", "UN MENSAJE QUE DICE SER DE USCIS": a claim; but "LLAMANTE DICE
+    # SER AGENTE" is how a call-taker writes "the caller says he is"
+    r"|(?<!LLAMANTE\s)(?<!CALLER\s)(?<!RP\s)(?:DICE|DIJO)\s+SER"
+    r"|NO\s+(?:ES|ERA|SON|ERAN)\s+(?:REAL(?:ES)?|DE\s+VERDAD|VERDADER[OA]S?)"
     r"|SOUNDED\s+(?:LIKE\s+)?(?:AN?\s+)?(?:JUV\w*|KID|CHILD|YOUNG|INTOX\w*|DRUNK|IMPAIRED)"
     r"|WOULD\s+NOT\s+GIVE\s+(?:A\s+|HIS\s+|HER\s+)?NAME|HUNG\s+UP"
     r"|ADMIT\w*\s+(?:THAT\s+)?(?:HE|SHE|THEY|HE'S|SHE'S)\s+(?:IS\s+|WAS\s+|ARE\s+|WERE\s+)?NOT"
@@ -344,7 +359,8 @@ UNCHECKED: Final = re.compile(
     r"|NO\s+ANS\w*\s+ON\s+(?:CB|CALL\s*BACK)"
     # the number or the agents were not there: "CB NUMBER GIVEN IS NOT IN SERVICE",
     # "CHECKED HOTEL LOT, NO AGENTS LOCATED"
-    r"|NOT\s+IN\s+SERVICE|NO\s+(?:SUCH\s+)?(?:AGENTS?|FEDS|FEDERAL\s+(?:AGENTS?|OFFICERS?|VEH\w*)"
+    r"|NOT\s+IN\s+SERVICE|NO\s+ESTA\s+EN\s+SERVICIO|FUERA\s+DE\s+SERVICIO\s+EL\s+NUMERO|COLGO|COLGARON"
+    r"|NO\s+(?:SUCH\s+)?(?:AGENTS?|FEDS|FEDERAL\s+(?:AGENTS?|OFFICERS?|VEH\w*)"
     r"|OFFICERS?)\s+(?:WERE\s+|WAS\s+)?(?:LOCATED|FOUND|ON\s+SCENE|IN\s+THE\s+AREA)"
     # on duty or not nobody knows: a person should decide
     r"|(?:UNK\w*|UNSURE|NOT\s+SURE|UNCLEAR)\s+(?:IF|WHETHER)\s+(?:\w+\s+)?(?:ON|OFF)[\s-]DUTY"
@@ -399,6 +415,15 @@ _SUBJECT_THEN: Final = re.compile(
 )
 
 
+# The agency reporting that others pretend to be it: "ICE ERO REPORTS SOMEONE IS USING
+# THEIR NAME TO SCAM DETAINEE FAMILIES". The scam is what it calls about, not doubt on it.
+IMPERSONATED_BY_OTHERS: Final = re.compile(
+    r"(?<![A-Z0-9])(?:SOMEONE|SOMEBODY|SCAMMERS?|IMPOST[OE]RS?|PEOPLE|A\s+MALE|A\s+MAN|CALLERS?)\s+"
+    r"(?:IS\s+|ARE\s+|HAS\s+BEEN\s+|HAVE\s+BEEN\s+)?(?:USING\s+(?:THEIR|OUR|ITS)\s+(?:NAME|LOGO|BADGES?)"
+    r"|IMPERSONATING\s+(?:THEM|US|THEIR|OUR|ITS)|POSING\s+AS\s+(?:THEM|US|THEIR|OUR|ONE\s+OF\s+(?:THEM|US)))"
+)
+
+
 def of_the_subject(upper: str, at: int, lo: int = 0) -> bool:
     """Whether the cue at ``at`` is said of the subject named shortly before it."""
     return _SUBJECT_THEN.search(upper, max(lo, at - 120), at) is not None
@@ -417,7 +442,7 @@ def own_life(upper: str, lo: int, hi: int) -> re.Match[str] | None:
 # "FORMER" and "RETIRED" only of the employee: "HER FORMER BOYFRIEND" is the subject's.
 OFF_DUTY: Final = re.compile(
     r"\b(?:OFF[\s-]?DUTY|DAY\s+OFF|NOT\s+WORK[\s-]RELATED|USED\s+TO\s+WORK"
-    rf"|(?:RETIRED|RET\.|FORMER)\s+(?:[A-Z]+\s+){{0,2}}?(?:{_WHO}|EMPLOYEE|SPECIAL|SA|INSPECTOR|WORKER)\b"
+    rf"|(?:RETIRED|RET\.|FORMER)\s+(?:[A-Z]+(?:\s+|/)){{0,3}}?(?:{_WHO}|EMPLOYEE|SPECIAL|SA|INSPECTOR|WORKER)\b"
     r"|RETIRED\s+(?:FROM|IN\s+\d+)|EX[\s-](?:AGENT|ICE|CBP|HSI|BORDER|FED\w*)"
     r"|ON\s+VACATION|ON\s+LEAVE|PERSONAL\s+(?:MATTER|CAPACITY|ISSUE|BUSINESS)"
     r"|FUERA\s+DE\s+SERVICIO|DE\s+DESCANSO|JUBILAD[OA]|RETIRAD[OA]|EX\s+AGENTE)\b"
@@ -532,7 +557,8 @@ IMMIGRATION_WORK: Final = re.compile(
     r"|(?:ADMIN\w*\s+)?(?:REMOVAL|DEPORTATION)\s+(?:WARRANT|ORDER|ARREST|OPERATION|OP|OPS|CASE"
     r"|TARGET)S?|(?:FINAL\s+)?ORDER\s+OF\s+(?:REMOVAL|DEPORTATION)|I-?(?:200|205|247)"
     r"|ADMIN\w*\s+WARRANT|(?:ILLEGAL|CRIMINAL|REMOVABLE)\s+ALIENS?|VISA\s+OVERSTAY\w*"
-    r"|DEPORTEES?|(?:REMOVAL|DEPORTATION)\s+FLIGHTS?|DEPORTACION(?:ES)?|DEPORTATIONS"
+    r"|DEPORTEES?|(?:REMOVAL|DEPORTATION)\s+FLIGHTS?|DEPORTACION(?:ES)?|DEPORTATIONS|REMOVALS"
+    r"|(?:FOR|PENDING|AWAITING)\s+(?:REMOVAL|DEPORTATION)|DETAINEES?"
     r"|ORDEN\s+DE\s+(?:DEPORTACION|REMOCION)|OPERATIVO\s+DE\s+INMIGRACION|LA\s+MIGRA)\b"
 )
 
@@ -662,7 +688,9 @@ CLAUSE_BREAK: Final = re.compile(
 PHONE_IN_TEXT: Final = re.compile(r"[(\d]\d{2,3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
 
 
-_TITLE_NEAR: Final = re.compile(rf"[ \t/\-,:]*(?:[A-Z0-9]{{2,12}}\s+){{0,3}}?{TITLE}\b")
+_TITLE_NEAR: Final = re.compile(
+    rf"[ \t/\-,:]*(?:[A-Z0-9\-]{{2,12}}\s+){{0,3}}?(?:{TITLE}|{_PLACE_TITLE}|TRANSPORT|VAN|BUS)\b"
+)
 
 
 def titled_near(upper: str, start: int, end: int) -> bool:
@@ -795,6 +823,14 @@ PLACE_ASIDE: Final = re.compile(
     r"\(\s*(?:THE\s+ONE|WHERE|WHICH|THAT\s+HAS|THAT\s+HOUSES|HOUSES|HOME\s+OF|W/|WITH)\b[^()]{0,40}$"
 )
 
+# A guard at the agency's building: the agency's own, or a contractor's, or a firm's:
+# "SECURITY GUARD AT THE ICE OFFICE SAYS", "GUARDIA DE SEGURIDAD EN LA OFICINA DE USCIS".
+GUARD_AT: Final = re.compile(
+    r"(?<![A-Z0-9])(?:(?:SECURITY|CONTRACT(?:\s+SECURITY)?)\s+)?(?:GUARDS?|GUARDIAS?(?:\s+DE\s+SEGURIDAD)?"
+    r"|SECURITY(?:\s+OFFICERS?)?|SEGURIDAD)\s+(?:AT|IN|EN|DE|OF)\s+(?:THE\s+|LA\s+|EL\s+)?"
+    r"(?:[A-Z'\-]+\s+){0,3}?(?:(?:DE|OF)\s+(?:LA\s+|EL\s+)?)?$"
+)
+
 # Said not to be part of it: "NO IMMIGRATION REQUEST", "NO ICE INVOLVEMENT", "NOT AN ICE
 # MATTER", "SIN PARTICIPACION DE ICE": the words after the name say what is absent.
 NEGATED_BEFORE: Final = re.compile(r"(?<![A-Z0-9])(?:NO|NOT\s+AN?|NOT|WITHOUT|NI|SIN)\s+$")
@@ -828,8 +864,9 @@ FIRM_AFTER: Final = re.compile(
     r"(?:[ \t&.\-]+(?!(?:AT|IN|ON|OF|FROM|TO|BY|FOR|CUSTODY|OFFICE|AGENTS?|AGTS?)\b)"
     r"[A-Z][A-Z'&.\-]*){0,4}?[ \t,.]+(?:CO|INC|LLC|LTD|CORP|COMPANY|CORPORATION"
     # "CBP FREIGHT (TRUCKING COMPANY)": a carrier's name
-    r"|FREIGHT|LOGISTICS|TRUCKING|HAULING)"
-    r"(?![A-Z0-9])(?=\.|\s*(?:[,;:()]|$))"
+    r"|FREIGHT|LOGISTICS|TRUCKING|HAULING|SOLUTIONS)"
+    r"(?![A-Z0-9])(?=\.|\s*(?:[,;:()'\"]|$)|\s+(?:TRUCKS?|TRAILERS?|DRIVERS?|EMPLOYEES?|DISPATCH\w*"
+    r"|OWNER|MANAGER|LOT|YARD|WAREHOUSE|NOTARIO|OFFICE)\b)"
 )
 
 

@@ -46,9 +46,7 @@ def test_on_duty_staff_meeting_an_ordinary_incident(narrative: str, agency: str)
         ("DHS OFFICERS ESCORTING A DEPORTEE TO A REMOVAL FLIGHT AT SDF REQ AN ESCORT CAR", None),
     ],
 )
-def test_an_agency_introduced_the_way_dispatch_types_it(
-    narrative: str, agency: str | None
-) -> None:
+def test_an_agency_introduced_the_way_dispatch_types_it(narrative: str, agency: str | None) -> None:
     d = decide(narrative)
     assert d.immigration_agency, d.evidence_lines()
     if agency is not None:
